@@ -47,9 +47,44 @@ export class EndpointFault extends Error {
   }
 }
 
+/**
+ * What `invokeStream` may return instead of a bare iterable, to set the response headers. The
+ * server reads these after the first chunk arrives (headers leave with it), so a backend may
+ * set them lazily, e.g. once it has picked a variant.
+ */
+export interface InvocationStream extends AsyncIterable<Uint8Array> {
+  /** `X-Amzn-SageMaker-Content-Type`. @default 'application/octet-stream' */
+  contentType?: string;
+  /** `x-Amzn-Invoked-Production-Variant`. @default the pinned variant, else 'AllTraffic' */
+  invokedVariant?: string;
+}
+
+/** What `DescribeEndpoint` reports for one endpoint (the local control plane). */
+export interface EndpointDescription {
+  /** @default 'InService' */
+  status?:
+    | 'OutOfService'
+    | 'Creating'
+    | 'Updating'
+    | 'SystemUpdating'
+    | 'RollingBack'
+    | 'InService'
+    | 'Deleting'
+    | 'Failed'
+    | 'UpdateRollbackFailed';
+  /** @default one variant 'AllTraffic', weight 1, one instance */
+  variants?: Array<{ name: string; weight: number; instanceCount: number }>;
+  failureReason?: string;
+}
+
 export interface EndpointBackend {
   /** `InvokeEndpoint`. */
   invoke(input: InvocationInput): Promise<InvocationOutput>;
-  /** `InvokeEndpointWithResponseStream`: each chunk becomes one `PayloadPart` event. */
-  invokeStream(input: InvocationInput): AsyncIterable<Uint8Array>;
+  /**
+   * `InvokeEndpointWithResponseStream`: each chunk becomes one `PayloadPart` event. A fault thrown
+   * before the first chunk becomes an HTTP error; after it, an exception event.
+   */
+  invokeStream(input: InvocationInput): AsyncIterable<Uint8Array> | InvocationStream;
+  /** `DescribeEndpoint`; optional, an endpoint without it is reported `InService`. */
+  describe?(): EndpointDescription | Promise<EndpointDescription>;
 }
