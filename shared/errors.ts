@@ -50,7 +50,9 @@ export abstract class GatewayError extends Error {
   }
 
   toJSON(): ErrorBody {
-    return { error: { message: this.message, type: this.type, param: this.param, code: this.code } };
+    return {
+      error: { message: this.message, type: this.type, param: this.param, code: this.code },
+    };
   }
 }
 
@@ -141,7 +143,11 @@ export class PermissionError extends GatewayError {
     super('insufficient_scope', message, options);
   }
   override headers(): Record<string, string> {
-    const parts = ['realm="sluice"', 'error="insufficient_scope"', `error_description="${quote(this.message)}"`];
+    const parts = [
+      'realm="sluice"',
+      'error="insufficient_scope"',
+      `error_description="${quote(this.message)}"`,
+    ];
     if (this.requiredScope) parts.push(`scope="${quote(this.requiredScope)}"`);
     return { 'www-authenticate': `Bearer ${parts.join(', ')}` };
   }
@@ -151,7 +157,10 @@ export class PermissionError extends GatewayError {
 export class PreconditionFailedError extends GatewayError {
   readonly status: number;
   readonly type = 'invalid_request_error' as const;
-  constructor(message: string, options: GatewayErrorOptions & { status?: 409 | 412 | 428; code?: string } = {}) {
+  constructor(
+    message: string,
+    options: GatewayErrorOptions & { status?: 409 | 412 | 428; code?: string } = {},
+  ) {
     super(options.code ?? 'precondition_failed', message, options);
     this.status = options.status ?? 412;
   }
@@ -171,7 +180,10 @@ export class RateLimitError extends GatewayError {
   }
   private readonly extraHeaders: Record<string, string>;
   override headers(): Record<string, string> {
-    return { 'retry-after': String(Math.max(1, Math.ceil(this.retryAfterSeconds))), ...this.extraHeaders };
+    return {
+      'retry-after': String(Math.max(1, Math.ceil(this.retryAfterSeconds))),
+      ...this.extraHeaders,
+    };
   }
 }
 

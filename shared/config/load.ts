@@ -25,7 +25,9 @@ export const parseGatewayConfig = (raw: unknown, source = '<inline>'): GatewayCo
 };
 
 export const formatIssues = (error: z.ZodError, source: string): string => {
-  const lines = error.issues.map((i) => `  ${i.path.length ? i.path.join('.') : '(root)'}: ${i.message}`);
+  const lines = error.issues.map(
+    (i) => `  ${i.path.length ? i.path.join('.') : '(root)'}: ${i.message}`,
+  );
   return `Invalid configuration in ${source}:\n${lines.join('\n')}`;
 };
 
@@ -47,22 +49,34 @@ export const ENV_OVERRIDES = {
  * @example
  * const config = loadGatewayConfig({ env: process.env });
  */
-export const loadGatewayConfig = (options: { path?: string; env?: NodeJS.ProcessEnv } = {}): GatewayConfig => {
+export const loadGatewayConfig = (
+  options: { path?: string; env?: NodeJS.ProcessEnv } = {},
+): GatewayConfig => {
   const env = options.env ?? process.env;
   const file = options.path ?? env.SLUICE_CONFIG;
-  if (!file) throw new ConfigError('No configuration file: set SLUICE_CONFIG to the path of a JSON file.', '<env>');
+  if (!file)
+    throw new ConfigError(
+      'No configuration file: set SLUICE_CONFIG to the path of a JSON file.',
+      '<env>',
+    );
   const path = resolve(file);
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
   } catch (err) {
-    throw new ConfigError(`Cannot read configuration file ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, path);
+    throw new ConfigError(
+      `Cannot read configuration file ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`,
+      path,
+    );
   }
   let raw: unknown;
   try {
     raw = JSON.parse(text);
   } catch (err) {
-    throw new ConfigError(`Configuration file ${path} is not valid JSON: ${(err as Error).message}`, path);
+    throw new ConfigError(
+      `Configuration file ${path} is not valid JSON: ${(err as Error).message}`,
+      path,
+    );
   }
   return parseGatewayConfig(applyEnvOverrides(raw, env), `${path} (with environment overrides)`);
 };
@@ -80,7 +94,10 @@ export const applyEnvOverrides = (raw: unknown, env: NodeJS.ProcessEnv): unknown
       node = node[key] as Record<string, unknown>;
     }
     const last = keys[keys.length - 1]!;
-    node[last] = /^\d+$/.test(value) && !path.endsWith('Url') && !path.endsWith('region') ? Number(value) : value;
+    node[last] =
+      /^\d+$/.test(value) && !path.endsWith('Url') && !path.endsWith('region')
+        ? Number(value)
+        : value;
   }
   return out;
 };

@@ -44,7 +44,12 @@ export const admitSchema = z.strictObject({
 export const modelSchema = z
   .strictObject({
     /** Public id clients pass as `model`. */
-    id: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}$/, 'must be 1–128 characters of letters, digits and . _ : / -'),
+    id: z
+      .string()
+      .regex(
+        /^[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}$/,
+        'must be 1–128 characters of letters, digits and . _ : / -',
+      ),
     /** `chat` serves chat and text completions; `completion` text only; `embedding` embeddings. */
     kind: z.enum(['chat', 'completion', 'embedding']),
     /** `batch` for encoders, `admit` for continuous-batching engines. */
@@ -79,18 +84,34 @@ export const modelSchema = z
     dimensions: z.number().int().min(1).optional(),
   })
   .transform((m, ctx) => {
-    const targets = m.targets ?? (m.endpoint ? [{ id: 'default', endpoint: m.endpoint, variant: m.variant, weight: 100 }] : []);
+    const targets =
+      m.targets ??
+      (m.endpoint
+        ? [{ id: 'default', endpoint: m.endpoint, variant: m.variant, weight: 100 }]
+        : []);
     if (targets.length === 0) {
-      ctx.addIssue({ code: 'custom', message: 'needs `endpoint` or `targets`', path: ['endpoint'] });
+      ctx.addIssue({
+        code: 'custom',
+        message: 'needs `endpoint` or `targets`',
+        path: ['endpoint'],
+      });
       return z.NEVER;
     }
     if (m.targets && m.endpoint) {
-      ctx.addIssue({ code: 'custom', message: 'give either `endpoint` or `targets`, not both', path: ['endpoint'] });
+      ctx.addIssue({
+        code: 'custom',
+        message: 'give either `endpoint` or `targets`, not both',
+        path: ['endpoint'],
+      });
       return z.NEVER;
     }
     const sum = targets.reduce((s, t) => s + t.weight, 0);
     if (sum !== 100) {
-      ctx.addIssue({ code: 'custom', message: `target weights sum to ${sum}, not 100`, path: ['targets'] });
+      ctx.addIssue({
+        code: 'custom',
+        message: `target weights sum to ${sum}, not 100`,
+        path: ['targets'],
+      });
       return z.NEVER;
     }
     if (new Set(targets.map((t) => t.id)).size !== targets.length) {
@@ -98,11 +119,19 @@ export const modelSchema = z
       return z.NEVER;
     }
     if (m.kind === 'embedding' ? m.format !== 'tei' : m.format !== 'tgi') {
-      ctx.addIssue({ code: 'custom', message: `format ${m.format} does not serve kind ${m.kind}`, path: ['format'] });
+      ctx.addIssue({
+        code: 'custom',
+        message: `format ${m.format} does not serve kind ${m.kind}`,
+        path: ['format'],
+      });
       return z.NEVER;
     }
     if (m.limits.defaultMaxTokens > m.limits.maxTokens) {
-      ctx.addIssue({ code: 'custom', message: 'defaultMaxTokens exceeds maxTokens', path: ['limits', 'defaultMaxTokens'] });
+      ctx.addIssue({
+        code: 'custom',
+        message: 'defaultMaxTokens exceeds maxTokens',
+        path: ['limits', 'defaultMaxTokens'],
+      });
       return z.NEVER;
     }
     const { endpoint: _e, variant: _v, ...rest } = m;
@@ -130,7 +159,12 @@ export const gatewayConfigSchema = z
   .superRefine((c, ctx) => {
     const seen = new Set<string>();
     c.models.forEach((m, i) => {
-      if (seen.has(m.id)) ctx.addIssue({ code: 'custom', message: `duplicate model id ${m.id}`, path: ['models', i, 'id'] });
+      if (seen.has(m.id))
+        ctx.addIssue({
+          code: 'custom',
+          message: `duplicate model id ${m.id}`,
+          path: ['models', i, 'id'],
+        });
       seen.add(m.id);
     });
   });

@@ -1,0 +1,172 @@
+import { Hono, type MiddlewareHandler } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
+import { requestId } from 'hono/request-id';
+import { randomUUID } from 'node:crypto';
+import type { GatewayConfig } from '../shared/config/schema.js';
+import {
+  GatewayError,
+  NotFoundError,
+  PayloadTooLargeError,
+  toGatewayError,
+} from '../shared/errors.js';
+import { ANONYMOUS_CONSUMER } from './auth/principal.js';
+import type { ModelInvoker } from './invoke/invoker.js';
+import { noopMetrics, type GatewayMetrics } from './metrics/metrics.js';
+import { ModelRegistry } from './models/registry.js';
+import { ModelService } from './models/service.js';
+import { healthRoutes } from './routes/health.js';
+import { openAIRoutes } from './routes/openai.js';
+import { systemClock, silentLogger, type AppEnv, type Clock, type Logger } from './types.js';
+
+/**
+ * How requests are authenticated and authorized.
+ * - `disabled`: every caller is an anonymous consumer. Only the local stack may choose it,
+ *   and only behind an explicit flag.
+ * - `custom`: middleware that sets `principal` (and refuses what it must) for `/v1/*`.
+ */
+export type AuthDeps =
+  { mode: 'disabled' } | { mode: 'custom'; authenticate: MiddlewareHandler<AppEnv> };
+
+export interface AppDeps {
+  config: GatewayConfig;
+  invoker: ModelInvoker;
+  auth: AuthDeps;
+  /** Live catalogue state; built from `config` when absent. */
+  registry?: ModelRegistry;
+  /** @default the system clock */
+  clock?: Clock;
+  /** @default a silent logger */
+  logger?: Logger;
+  /** @default no metrics */
+  metrics?: GatewayMetrics;
+}
+
+export interface GatewayApp {
+  app: Hono<AppEnv>;
+  registry: ModelRegistry;
+  service: ModelService;
+}
+
+/** A client-supplied request id is kept when it is this shape; otherwise we mint one. */
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+/**
+ * Builds the gateway: a runtime-agnostic Hono app (Web `Request`/`Response` only) that the
+ * Node server, the Lambda handler and the tests all wrap.
+ *
+ * @example
+ * const { app } = createApp({ config, invoker: new SageMakerInvoker(), auth: { mode: 'disabled' } });
+ * const res = await app.request('/v1/models');
+ */
+export const createApp = (deps: AppDeps): GatewayApp => {
+  const clock = deps.clock ?? systemClock;
+  const logger = deps.logger ?? silentLogger;
+  const metrics = deps.metrics ?? noopMetrics;
+  const registry = deps.registry ?? new ModelRegistry(deps.config);
+  const service = new ModelService({ registry, invoker: deps.invoker, clock, logger, metrics });
+  const app = new Hono<AppEnv>();
+
+  app.use(
+    requestId({
+      headerName: 'x-request-id',
+      generator: () => randomUUID(),
+      limitLength: 128,
+    }),
+  );
+  app.use(async function normalizeRequestId(c, next) {
+    // hono's request-id keeps any id up to the length limit; we also require a safe charset.
+    const id = c.get('requestId');
+    if (!REQUEST_ID.test(id)) {
+      const fresh = randomUUID();
+      c.set('requestId', fresh);
+      c.header('x-request-id', fresh);
+    }
+    await next();
+  });
+  app.use(async function accessLog(c, next) {
+    const started = clock.now();
+    await next();
+    const latencyMs = clock.now() - started;
+    const route = c.req.routePath;
+    const model = c.get('model');
+    metrics.request({ route, model, status: c.res.status, latencyMs });
+    logger.info(
+      {
+        requestId: c.get('requestId'),
+        method: c.req.method,
+        route,
+        status: c.res.status,
+        latencyMs,
+        subject: c.get('principal')?.subject,
+      },
+      'request',
+    );
+  });
+
+  app.use(
+    '/v1/*',
+    bodyLimit({
+      maxSize: deps.config.maxBodyBytes,
+      onError: () => {
+        throw new PayloadTooLargeError(deps.config.maxBodyBytes);
+      },
+    }),
+  );
+  if (deps.auth.mode === 'disabled') {
+    app.use('/v1/*', async function anonymousConsumer(c, next) {
+      c.set('principal', ANONYMOUS_CONSUMER);
+      await next();
+    });
+  } else {
+    app.use('/v1/*', deps.auth.authenticate);
+  }
+
+  app.route(
+    '/',
+    healthRoutes({
+      registry,
+      invoker: deps.invoker,
+      clock,
+      readyTimeoutMs: deps.config.upstream.readyTimeoutMs,
+    }),
+  );
+  app.route('/v1', openAIRoutes({ registry, service, clock, logger }));
+
+  app.notFound((c) => {
+    const error = new NotFoundError(`Unknown route ${c.req.method} ${c.req.path}.`, {
+      code: 'unknown_route',
+    });
+    return c.json(error.toJSON(), 404);
+  });
+
+  app.onError((err, c) => {
+    const error = toGatewayError(err);
+    if (error.status >= 500) {
+      logger.error(
+        {
+          requestId: c.get('requestId'),
+          code: error.code,
+          details: error.details,
+          cause: describeCause(err),
+        },
+        error.message,
+      );
+    } else if (error.details) {
+      logger.warn(
+        { requestId: c.get('requestId'), code: error.code, details: error.details },
+        error.message,
+      );
+    }
+    for (const [k, v] of Object.entries(error.headers())) c.header(k, v);
+    // 499 is our marker for a caller that left; nobody reads this response.
+    return c.json(error.toJSON(), error.status as 400);
+  });
+
+  return { app, registry, service };
+};
+
+const describeCause = (err: unknown): string | undefined => {
+  const root = err instanceof GatewayError ? err.cause : err;
+  if (root instanceof Error) return `${root.name}: ${root.message}`.slice(0, 500);
+  return root === undefined ? undefined : String(root).slice(0, 500);
+};

@@ -1,0 +1,186 @@
+import { Agent } from 'node:https';
+import { Agent as HttpAgent } from 'node:http';
+import {
+  InvokeEndpointCommand,
+  InvokeEndpointWithResponseStreamCommand,
+  SageMakerRuntimeClient,
+} from '@aws-sdk/client-sagemaker-runtime';
+import { DescribeEndpointCommand, SageMakerClient } from '@aws-sdk/client-sagemaker';
+import { NodeHttpHandler } from '@smithy/node-http-handler';
+import { UpstreamError } from '../../shared/errors.js';
+import { ClientClosedError, mapUpstreamError } from './map-error.js';
+import type { InvokeOptions, ModelInvoker } from './invoker.js';
+import { LineAssembler, parsePayloadLine } from './json-lines.js';
+
+export interface SageMakerInvokerOptions {
+  /** @default 'us-east-1' */
+  region?: string;
+  /** SageMaker Runtime URL override (the local endpoint); the control plane uses it too. */
+  endpointUrl?: string;
+  /** Sockets kept alive to SageMaker Runtime. @default 256 */
+  maxSockets?: number;
+  /** Injected clients; created from the options above when absent. */
+  runtime?: SageMakerRuntimeClient;
+  control?: SageMakerClient;
+}
+
+/**
+ * Invokes SageMaker real-time endpoints with the AWS SDK v3.
+ *
+ * The client is built once per process with keep-alive sockets and without the optional
+ * request/response checksum work: payloads are JSON over TLS, and the SDK then adds no
+ * per-call hashing beyond SigV4 itself.
+ */
+export class SageMakerInvoker implements ModelInvoker {
+  private readonly runtime: SageMakerRuntimeClient;
+  private readonly control: SageMakerClient;
+  private readonly encoder = new TextEncoder();
+  private readonly decoder = new TextDecoder();
+
+  constructor(options: SageMakerInvokerOptions = {}) {
+    const region = options.region ?? 'us-east-1';
+    const shared = {
+      region,
+      ...(options.endpointUrl ? { endpoint: options.endpointUrl } : {}),
+      requestChecksumCalculation: 'WHEN_REQUIRED' as const,
+      responseChecksumValidation: 'WHEN_REQUIRED' as const,
+      // Retries are the caller's decision: a retried LLM call can double GPU cost and latency.
+      maxAttempts: 1,
+    };
+    const maxSockets = options.maxSockets ?? 256;
+    this.runtime =
+      options.runtime ??
+      new SageMakerRuntimeClient({
+        ...shared,
+        requestHandler: new NodeHttpHandler({
+          httpAgent: new HttpAgent({ keepAlive: true, maxSockets }),
+          httpsAgent: new Agent({ keepAlive: true, maxSockets }),
+        }),
+      });
+    this.control = options.control ?? new SageMakerClient({ ...shared, maxAttempts: 2 });
+  }
+
+  async invoke(options: InvokeOptions): Promise<unknown> {
+    const { signal, cleanup, timedOut } = deadline(options.signal, options.timeoutMs);
+    try {
+      const out = await this.runtime.send(
+        new InvokeEndpointCommand({
+          EndpointName: options.target.endpoint,
+          TargetVariant: options.target.variant,
+          ContentType: 'application/json',
+          Accept: 'application/json',
+          Body: this.encoder.encode(JSON.stringify(options.body)),
+        }),
+        { abortSignal: signal },
+      );
+      const text = this.decoder.decode(out.Body);
+      try {
+        return JSON.parse(text);
+      } catch (cause) {
+        throw new UpstreamError(`Model '${options.modelId}' returned a body that is not JSON.`, {
+          code: 'bad_upstream_response',
+          cause,
+        });
+      }
+    } catch (err) {
+      throw translate(err, options, timedOut());
+    } finally {
+      cleanup();
+    }
+  }
+
+  async *invokeStream(options: InvokeOptions): AsyncIterable<unknown> {
+    const { signal, cleanup, timedOut } = deadline(options.signal, options.timeoutMs);
+    try {
+      const out = await this.runtime.send(
+        new InvokeEndpointWithResponseStreamCommand({
+          EndpointName: options.target.endpoint,
+          TargetVariant: options.target.variant,
+          ContentType: 'application/json',
+          Accept: 'application/jsonlines',
+          Body: this.encoder.encode(JSON.stringify(options.body)),
+        }),
+        { abortSignal: signal },
+      );
+      if (!out.Body)
+        throw new UpstreamError(`Model '${options.modelId}' returned no stream.`, {
+          code: 'bad_upstream_response',
+        });
+      const lines = new LineAssembler();
+      for await (const event of out.Body) {
+        if (event.ModelStreamError)
+          throw Object.assign(new Error(event.ModelStreamError.Message ?? ''), {
+            name: 'ModelStreamError',
+          });
+        if (event.InternalStreamFailure)
+          throw Object.assign(new Error(event.InternalStreamFailure.Message ?? ''), {
+            name: 'InternalStreamFailure',
+          });
+        const bytes = event.PayloadPart?.Bytes;
+        if (!bytes) continue;
+        for (const line of lines.push(bytes)) {
+          const value = parseLine(line, options.modelId);
+          if (value !== undefined) yield value;
+        }
+      }
+      for (const line of lines.end()) {
+        const value = parseLine(line, options.modelId);
+        if (value !== undefined) yield value;
+      }
+    } catch (err) {
+      throw translate(err, options, timedOut());
+    } finally {
+      cleanup();
+    }
+  }
+
+  async checkReady(endpoint: string, timeoutMs: number): Promise<void> {
+    const out = await this.control.send(new DescribeEndpointCommand({ EndpointName: endpoint }), {
+      abortSignal: AbortSignal.timeout(timeoutMs),
+    });
+    if (out.EndpointStatus !== 'InService')
+      throw new Error(`endpoint status ${out.EndpointStatus ?? 'unknown'}`);
+  }
+}
+
+const parseLine = (line: string, modelId: string): unknown => {
+  try {
+    return parsePayloadLine(line);
+  } catch (cause) {
+    throw new UpstreamError(`Model '${modelId}' streamed a line that is not JSON.`, {
+      code: 'bad_upstream_response',
+      cause,
+    });
+  }
+};
+
+/** Combines the caller's signal with the upstream deadline, remembering which one fired. */
+const deadline = (callerSignal: AbortSignal, timeoutMs: number) => {
+  const controller = new AbortController();
+  let expired = false;
+  const timer = setTimeout(() => {
+    expired = true;
+    controller.abort(new Error('upstream timeout'));
+  }, timeoutMs);
+  const onAbort = () => controller.abort(callerSignal.reason);
+  if (callerSignal.aborted) onAbort();
+  else callerSignal.addEventListener('abort', onAbort, { once: true });
+  return {
+    signal: controller.signal,
+    timedOut: () => expired,
+    cleanup: () => {
+      clearTimeout(timer);
+      callerSignal.removeEventListener('abort', onAbort);
+    },
+  };
+};
+
+const translate = (err: unknown, options: InvokeOptions, timedOut: boolean) => {
+  if (timedOut)
+    return mapUpstreamError(
+      Object.assign(new Error('timeout'), { name: 'TimeoutError', cause: err }),
+      options.modelId,
+    );
+  if (options.signal.aborted) return new ClientClosedError();
+  return mapUpstreamError(err, options.modelId);
+};
