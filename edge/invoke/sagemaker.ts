@@ -19,6 +19,11 @@ export interface SageMakerInvokerOptions {
   endpointUrl?: string;
   /** Sockets kept alive to SageMaker Runtime. @default 256 */
   maxSockets?: number;
+  /**
+   * Static credentials; only the local stack sets them (placeholders the local endpoint
+   * accepts). @default the SDK's default provider chain (the Lambda role in AWS)
+   */
+  credentials?: { accessKeyId: string; secretAccessKey: string };
   /** Injected clients; created from the options above when absent. */
   runtime?: SageMakerRuntimeClient;
   control?: SageMakerClient;
@@ -42,6 +47,7 @@ export class SageMakerInvoker implements ModelInvoker {
     const shared = {
       region,
       ...(options.endpointUrl ? { endpoint: options.endpointUrl } : {}),
+      ...(options.credentials ? { credentials: options.credentials } : {}),
       requestChecksumCalculation: 'WHEN_REQUIRED' as const,
       responseChecksumValidation: 'WHEN_REQUIRED' as const,
       // Retries are the caller's decision: a retried LLM call can double GPU cost and latency.

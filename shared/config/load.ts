@@ -43,7 +43,8 @@ export const ENV_OVERRIDES = {
 } as const;
 
 /**
- * Reads the JSON file named by `SLUICE_CONFIG` (or `path`), applies the overrides in
+ * Reads the JSON file named by `SLUICE_CONFIG` (or `path`; else the JSON text in
+ * `SLUICE_CONFIG_JSON`), applies the overrides in
  * {@link ENV_OVERRIDES}, and validates the result.
  *
  * @example
@@ -54,11 +55,28 @@ export const loadGatewayConfig = (
 ): GatewayConfig => {
   const env = options.env ?? process.env;
   const file = options.path ?? env.SLUICE_CONFIG;
-  if (!file)
+  if (!file && env.SLUICE_CONFIG_JSON) {
+    // The Lambda deployment passes the catalogue inline: no file to ship beside the bundle.
+    let raw: unknown;
+    try {
+      raw = JSON.parse(env.SLUICE_CONFIG_JSON);
+    } catch (err) {
+      throw new ConfigError(
+        `SLUICE_CONFIG_JSON is not valid JSON: ${(err as Error).message}`,
+        'SLUICE_CONFIG_JSON',
+      );
+    }
+    return parseGatewayConfig(
+      applyEnvOverrides(raw, env),
+      'SLUICE_CONFIG_JSON (with environment overrides)',
+    );
+  }
+  if (!file) {
     throw new ConfigError(
-      'No configuration file: set SLUICE_CONFIG to the path of a JSON file.',
+      'No configuration: set SLUICE_CONFIG to the path of a JSON file (or SLUICE_CONFIG_JSON to its text).',
       '<env>',
     );
+  }
   const path = resolve(file);
   let text: string;
   try {
