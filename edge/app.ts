@@ -47,9 +47,6 @@ export interface GatewayApp {
   service: ModelService;
 }
 
-/** A client-supplied request id is kept when it is this shape; otherwise we mint one. */
-const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
-
 /**
  * Builds the gateway: a runtime-agnostic Hono app (Web `Request`/`Response` only) that the
  * Node server, the Lambda handler and the tests all wrap.
@@ -66,6 +63,7 @@ export const createApp = (deps: AppDeps): GatewayApp => {
   const service = new ModelService({ registry, invoker: deps.invoker, clock, logger, metrics });
   const app = new Hono<AppEnv>();
 
+  // A client's id is kept when it is 1–128 characters of [A-Za-z0-9_=-]; otherwise a UUID.
   app.use(
     requestId({
       headerName: 'x-request-id',
@@ -73,16 +71,6 @@ export const createApp = (deps: AppDeps): GatewayApp => {
       limitLength: 128,
     }),
   );
-  app.use(async function normalizeRequestId(c, next) {
-    // hono's request-id keeps any id up to the length limit; we also require a safe charset.
-    const id = c.get('requestId');
-    if (!REQUEST_ID.test(id)) {
-      const fresh = randomUUID();
-      c.set('requestId', fresh);
-      c.header('x-request-id', fresh);
-    }
-    await next();
-  });
   app.use(async function accessLog(c, next) {
     const started = clock.now();
     await next();
