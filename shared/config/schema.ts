@@ -138,6 +138,96 @@ export const modelSchema = z
     return { ...rest, targets };
   });
 
+/** Which tokens grant a role: any listed group (`cognito:groups`) or any listed scope. */
+const roleGrantSchema = z.strictObject({
+  groups: z.array(z.string().min(1)).default([]),
+  scopes: z.array(z.string().min(1)).default([]),
+});
+
+/**
+ * The resource server's token rules. The issuer and client ids usually come from the environment
+ * (`SLUICE_AUTH_ISSUER`, `SLUICE_AUTH_CLIENT_IDS`, `SLUICE_AUTH_JWKS_URL`), which wins over these.
+ * Bounds are the issue's: at most 60 s of skew, 2 h of lifetime, 8 KiB of token.
+ */
+export const authSchema = z.strictObject({
+  /** Exact `iss` value (Cognito: `https://cognito-idp.<region>.amazonaws.com/<pool id>`). */
+  issuer: z.url().optional(),
+  /** Accepted Cognito `client_id` (or `aud`) values. */
+  clientIds: z.array(z.string().min(1)).default([]),
+  /** Accepted `aud` values besides the client ids, for non-Cognito issuers. */
+  audiences: z.array(z.string().min(1)).default([]),
+  /** @default `${issuer}/.well-known/jwks.json` */
+  jwksUrl: z.url().optional(),
+  /** @default ['RS256', 'ES256'] */
+  algorithms: z
+    .array(z.enum(['RS256', 'ES256']))
+    .min(1)
+    .default(['RS256', 'ES256']),
+  /** @default 60 */
+  clockSkewSeconds: z.number().int().min(0).max(60).default(60),
+  /** Longest accepted `exp - iat`. @default 7200 */
+  maxLifetimeSeconds: z.number().int().min(60).max(7200).default(7200),
+  /** @default 8192 */
+  maxTokenBytes: z.number().int().min(1024).max(8192).default(8192),
+  /** Require `token_use: access` (Cognito). Turn off only for issuers that do not set it. @default true */
+  requireTokenUse: z.boolean().default(true),
+  /** Claim naming the tenant; the subject when absent. @default 'custom:tenant' */
+  tenantClaim: z.string().min(1).default('custom:tenant'),
+  /** @default 'cognito:groups' */
+  groupsClaim: z.string().min(1).default('cognito:groups'),
+  /** Least time between two JWKS fetches caused by an unknown `kid`. @default 30000 */
+  jwksCooldownMs: z.number().int().min(1000).max(3_600_000).default(30_000),
+  /** @default 600000 */
+  jwksCacheMaxAgeMs: z.number().int().min(10_000).max(86_400_000).default(600_000),
+  /** @default 5000 */
+  jwksTimeoutMs: z.number().int().min(100).max(30_000).default(5000),
+  /** Verified tokens remembered (0 turns the cache off). @default 10000 */
+  cacheMaxEntries: z.number().int().min(0).max(1_000_000).default(10_000),
+  /** @default 'sluice' */
+  realm: z
+    .string()
+    .regex(/^[\x20-\x21\x23-\x5b\x5d-\x7e]{1,64}$/)
+    .default('sluice'),
+  roles: z
+    .strictObject({
+      consumer: roleGrantSchema.default({ groups: [], scopes: ['inference/invoke'] }),
+      viewer: roleGrantSchema.default({ groups: ['Viewer'], scopes: ['admin/read'] }),
+      operator: roleGrantSchema.default({ groups: ['Operator'], scopes: ['admin/operate'] }),
+      admin: roleGrantSchema.default({ groups: ['Admin'], scopes: ['admin/write'] }),
+    })
+    .prefault({}),
+});
+
+/** A token bucket (`ratePerSecond`, `burst`) and a cap on requests in flight. */
+export const limitSpecSchema = z.strictObject({
+  ratePerSecond: z.number().positive().max(1_000_000),
+  burst: z.number().int().min(1).max(1_000_000),
+  maxConcurrent: z.number().int().min(1).max(1_000_000),
+});
+
+/**
+ * Per-principal and per-tenant limits on `/v1/*`. They hold per gateway process; the fleet-wide
+ * limit is the WAF rate-based rule.
+ */
+export const limitsSchema = z.strictObject({
+  /** @default true */
+  enabled: z.boolean().default(true),
+  /** @default { ratePerSecond: 10, burst: 20, maxConcurrent: 16 } */
+  principal: limitSpecSchema.default({ ratePerSecond: 10, burst: 20, maxConcurrent: 16 }),
+  /** @default { ratePerSecond: 50, burst: 100, maxConcurrent: 64 } */
+  tenant: limitSpecSchema.default({ ratePerSecond: 50, burst: 100, maxConcurrent: 64 }),
+  /** Principal limits by role (the most generous of the caller's roles applies). */
+  byRole: z
+    .partialRecord(z.enum(['consumer', 'viewer', 'operator', 'admin']), limitSpecSchema)
+    .default({}),
+  /** Principal limits by client id; win over `byRole`. */
+  byClient: z.record(z.string().min(1), limitSpecSchema).default({}),
+  /** Tenant limits by tenant id. */
+  byTenant: z.record(z.string().min(1), limitSpecSchema).default({}),
+  /** Principals and tenants tracked at once; the idlest are forgotten first. @default 100000 */
+  maxTrackedKeys: z.number().int().min(100).max(10_000_000).default(100_000),
+});
+
 export const gatewayConfigSchema = z
   .strictObject({
     models: z.array(modelSchema).min(1),
@@ -155,6 +245,8 @@ export const gatewayConfigSchema = z
         maxSockets: z.number().int().min(1).max(10_000).default(256),
       })
       .prefault({}),
+    auth: authSchema.prefault({}),
+    limits: limitsSchema.prefault({}),
   })
   .superRefine((c, ctx) => {
     const seen = new Set<string>();
@@ -173,3 +265,6 @@ export type GatewayConfigInput = z.input<typeof gatewayConfigSchema>;
 export type GatewayConfig = z.output<typeof gatewayConfigSchema>;
 export type ModelConfig = GatewayConfig['models'][number];
 export type TargetConfig = ModelConfig['targets'][number];
+export type AuthConfig = GatewayConfig['auth'];
+export type LimitsConfig = GatewayConfig['limits'];
+export type LimitSpec = z.output<typeof limitSpecSchema>;
