@@ -1,0 +1,67 @@
+import type { ModelDeployment } from './schema.js';
+
+/**
+ * AWS Deep Learning Container images for SageMaker inference, from the registries the SageMaker
+ * Python SDK pins (`src/sagemaker/image_uri_config/djl-lmi.json` and `huggingface-tei.json`).
+ * LMI (DJL Serving with the vLLM rolling-batch backend) serves generation; Text Embeddings
+ * Inference (TEI) serves embeddings. Both load an uncompressed S3 prefix into /opt/ml/model.
+ */
+export const LMI_IMAGE = {
+  repository: 'djl-inference',
+  tag: '0.30.0-lmi12.0.0-cu124',
+  registries: {
+    'us-east-1': '763104351884',
+    'us-east-2': '763104351884',
+    'us-west-1': '763104351884',
+    'us-west-2': '763104351884',
+    'ca-central-1': '763104351884',
+    'eu-central-1': '763104351884',
+    'eu-north-1': '763104351884',
+    'eu-west-1': '763104351884',
+    'eu-west-2': '763104351884',
+    'eu-west-3': '763104351884',
+    'ap-northeast-1': '763104351884',
+    'ap-northeast-2': '763104351884',
+    'ap-south-1': '763104351884',
+    'ap-southeast-1': '763104351884',
+    'ap-southeast-2': '763104351884',
+    'sa-east-1': '763104351884',
+  } as Record<string, string>,
+} as const;
+
+export const TEI_IMAGE = {
+  repository: 'tei',
+  tag: '2.0.1-tei1.8.2-gpu-py310-cu122-ubuntu22.04',
+  registries: {
+    'us-east-1': '683313688378',
+    'us-east-2': '257758044811',
+    'us-west-1': '746614075791',
+    'us-west-2': '246618743249',
+    'ca-central-1': '341280168497',
+    'eu-central-1': '492215442770',
+    'eu-north-1': '662702820516',
+    'eu-west-1': '141502667606',
+    'eu-west-2': '764974769150',
+    'eu-west-3': '659782779980',
+    'ap-northeast-1': '354813040037',
+    'ap-northeast-2': '366743142698',
+    'ap-south-1': '720646828776',
+    'ap-southeast-1': '121021644041',
+    'ap-southeast-2': '783357654285',
+    'sa-east-1': '737474898029',
+  } as Record<string, string>,
+} as const;
+
+/**
+ * The container image URI for a model in a region.
+ *
+ * @throws Error when the region has no registry for that image.
+ */
+export function containerImageUri(model: Pick<ModelDeployment, 'kind' | 'imageTag'>, region: string): string {
+  const image = model.kind === 'embedding' ? TEI_IMAGE : LMI_IMAGE;
+  const account = image.registries[region];
+  if (!account) {
+    throw new Error(`No ${image.repository} image registry is known for region ${region}`);
+  }
+  return `${account}.dkr.ecr.${region}.amazonaws.com/${image.repository}:${model.imageTag ?? image.tag}`;
+}

@@ -1,0 +1,249 @@
+import { z } from 'zod';
+
+/**
+ * The deployment configuration: everything `cdk.json` (context key `sluice`) may set. One schema,
+ * validated once when the app starts, so a bad value stops `cdk synth` with the field's path
+ * instead of failing half-way through a CloudFormation deployment.
+ *
+ * Every field has a default, so `npm run synth` works on a fresh clone with no context at all.
+ */
+
+/** SageMaker names are part of ARNs, which SageMaker lower-cases; we require lower case up front. */
+const sagemakerName = z
+  .string()
+  .min(1)
+  .max(63)
+  .regex(/^[a-z0-9](-*[a-z0-9])*$/, 'must be lower-case letters, digits and hyphens');
+
+const awsAccount = z.string().regex(/^\d{12}$/, 'must be a 12-digit AWS account id');
+const awsRegion = z.string().regex(/^[a-z]{2}(-gov)?-[a-z]+-\d$/, 'must be an AWS region');
+
+/** GPU instance classes the endpoints run on, with the facts the constructs need about them. */
+export const GPU_INSTANCE_TYPES = {
+  /** 1 × NVIDIA A10G, NVMe instance storage. */
+  'ml.g5.xlarge': { gpus: 1, instanceStorage: true },
+  'ml.g5.2xlarge': { gpus: 1, instanceStorage: true },
+  'ml.g5.4xlarge': { gpus: 1, instanceStorage: true },
+  'ml.g5.12xlarge': { gpus: 4, instanceStorage: true },
+  'ml.g5.24xlarge': { gpus: 4, instanceStorage: true },
+  'ml.g5.48xlarge': { gpus: 8, instanceStorage: true },
+  /** 8 × NVIDIA A100 40 GB, NVMe instance storage. */
+  'ml.p4d.24xlarge': { gpus: 8, instanceStorage: true },
+} as const;
+
+export type GpuInstanceType = keyof typeof GPU_INSTANCE_TYPES;
+
+const instanceType = z.enum(Object.keys(GPU_INSTANCE_TYPES) as [GpuInstanceType, ...GpuInstanceType[]]);
+
+/** One production variant of a model's endpoint: a GPU class with its own fleet and bounds. */
+export const variantSchema = z
+  .strictObject({
+    /** Variant name (`g5`, `p4d`, `canary`); also the gateway target id. */
+    name: sagemakerName,
+    instanceType,
+    /** Instances at creation. @default 1 */
+    initialInstanceCount: z.number().int().min(1).max(100).default(1),
+    /** Share of the endpoint's traffic at creation, 0–100. @default 100 */
+    initialWeight: z.number().int().min(0).max(100).default(100),
+    /** Lower bound for Application Auto Scaling. @default 1 */
+    minCapacity: z.number().int().min(1).max(100).default(1),
+    /** Upper bound for Application Auto Scaling. @default 4 */
+    maxCapacity: z.number().int().min(1).max(100).default(4),
+    /**
+     * Model version (artifact prefix `models/<model id>/<version>/`) this variant serves; a
+     * variant on a newer version is how a new model version is rolled out as a canary.
+     * @default the model's `version`
+     */
+    version: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/).optional(),
+  })
+  .refine((v) => v.minCapacity <= v.maxCapacity, {
+    message: 'minCapacity exceeds maxCapacity',
+    path: ['minCapacity'],
+  })
+  .refine((v) => v.initialInstanceCount >= v.minCapacity && v.initialInstanceCount <= v.maxCapacity, {
+    message: 'initialInstanceCount must lie within [minCapacity, maxCapacity]',
+    path: ['initialInstanceCount'],
+  });
+
+export const modelSchema = z
+  .strictObject({
+    /** Public model id clients pass as `model`. */
+    id: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}$/),
+    /** SageMaker endpoint name (lower case: it appears in ARNs). */
+    endpointName: sagemakerName,
+    /** `chat`/`completion` run on the LMI (vLLM) container; `embedding` on TEI. */
+    kind: z.enum(['chat', 'completion', 'embedding']),
+    /** Default model version: the artifact prefix `models/<id>/<version>/` in the hot tier. */
+    version: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/).default('v1'),
+    /** Container image tag override; the default is the pinned DLC for the kind. */
+    imageTag: z.string().min(1).optional(),
+    /** Extra container environment (e.g. `OPTION_TENSOR_PARALLEL_DEGREE`). @default {} */
+    environment: z.record(z.string(), z.string()).default({}),
+    /** Target invocations per instance per minute for autoscaling. @default 100 */
+    invocationsPerInstance: z.number().int().min(1).max(100_000).default(100),
+    /** Step scale-out when mean GPU utilization per GPU exceeds this percentage. @default 80 */
+    gpuScaleOutPercent: z.number().min(1).max(100).default(80),
+    variants: z.array(variantSchema).min(1).max(10),
+  })
+  .refine((m) => m.variants.reduce((s, v) => s + v.initialWeight, 0) === 100, {
+    message: 'variant initialWeight values must sum to 100',
+    path: ['variants'],
+  })
+  .refine((m) => new Set(m.variants.map((v) => v.name)).size === m.variants.length, {
+    message: 'variant names must be unique',
+    path: ['variants'],
+  });
+
+export const canarySchema = z.strictObject({
+  /** First traffic share for a new version, percent. @default 5 */
+  percentage: z.number().int().min(1).max(50).default(5),
+  /** Bake time at each step before the next, minutes. @default 10 */
+  bakeMinutes: z.number().int().min(1).max(120).default(10),
+  /** Traffic steps for the variant shifter (percent to the new variant). @default [5, 25, 50, 100] */
+  steps: z.array(z.number().int().min(1).max(100)).min(1).max(10).default([5, 25, 50, 100]),
+  /** SageMaker blue/green: wait after the last step before the old fleet goes. @default 600 */
+  terminationWaitSeconds: z.number().int().min(0).max(3600).default(600),
+});
+
+export const alarmSchema = z.strictObject({
+  /** GPU utilization per GPU, percent, sustained for 5 minutes. @default 90 */
+  gpuUtilizationPercent: z.number().min(1).max(100).default(90),
+  /** GPU memory utilization, percent. @default 90 */
+  gpuMemoryPercent: z.number().min(1).max(100).default(90),
+  /** SageMaker `ModelLatency` p99, milliseconds. @default 10000 */
+  modelLatencyP99Ms: z.number().min(1).default(10_000),
+  /** `Invocation5XXErrors` per invocation, percent. @default 1 */
+  endpoint5xxPercent: z.number().min(0).max(100).default(1),
+  /** Gateway 5xx per request, percent. @default 1 */
+  gateway5xxPercent: z.number().min(0).max(100).default(1),
+  /** Gateway `Latency` p99, milliseconds. @default 15000 */
+  gatewayLatencyP99Ms: z.number().min(1).default(15_000),
+  /** Gateway `QueueWait` p99, milliseconds. @default 2000 */
+  queueWaitP99Ms: z.number().min(1).default(2_000),
+  /** Email subscribed to the alarm topic. */
+  email: z.email().optional(),
+});
+
+export const sluiceConfigSchema = z.strictObject({
+  /** Placeholder account keeps `cdk synth` offline; set the real one for `cdk deploy`. */
+  account: awsAccount.default('111111111111'),
+  /** Region of the endpoints and the gateway. The edge (CloudFront, WAF) is always us-east-1. */
+  region: awsRegion.default('us-east-1'),
+  /** Prefix of stack names. @default 'Sluice' */
+  prefix: z.string().regex(/^[A-Za-z][A-Za-z0-9]{0,20}$/).default('Sluice'),
+  models: z
+    .array(modelSchema)
+    .min(1)
+    .default([
+      {
+        id: 'deepseek-r1-distill-llama-8b',
+        endpointName: 'sluice-deepseek-8b',
+        kind: 'chat',
+        version: 'v1',
+        environment: {},
+        invocationsPerInstance: 100,
+        gpuScaleOutPercent: 80,
+        variants: [
+          {
+            name: 'g5',
+            instanceType: 'ml.g5.2xlarge',
+            initialInstanceCount: 1,
+            initialWeight: 95,
+            minCapacity: 1,
+            maxCapacity: 4,
+          },
+          {
+            name: 'p4d',
+            instanceType: 'ml.p4d.24xlarge',
+            initialInstanceCount: 1,
+            initialWeight: 5,
+            minCapacity: 1,
+            maxCapacity: 2,
+          },
+        ],
+      },
+      {
+        id: 'bge-large-en',
+        endpointName: 'sluice-bge-large',
+        kind: 'embedding',
+        version: 'v1',
+        environment: {},
+        invocationsPerInstance: 1000,
+        gpuScaleOutPercent: 80,
+        variants: [
+          {
+            name: 'g5',
+            instanceType: 'ml.g5.xlarge',
+            initialInstanceCount: 1,
+            initialWeight: 100,
+            minCapacity: 1,
+            maxCapacity: 4,
+          },
+        ],
+      },
+    ]),
+  gateway: z
+    .strictObject({
+      /** Concurrent requests one execution environment serves. @default 64 */
+      maxConcurrency: z.number().int().min(1).max(1024).default(64),
+      /** Memory per vCPU, GiB (2, 4 or 8). @default 2 */
+      memoryGiBPerVCpu: z.union([z.literal(2), z.literal(4), z.literal(8)]).default(2),
+      /** Function memory, MiB (Managed Instances need at least 2048). @default 2048 */
+      memoryMiB: z.number().int().min(2048).max(32_768).default(2048),
+      /** Capacity provider vCPU ceiling. @default 64 */
+      maxVCpu: z.number().int().min(2).max(10_000).default(64),
+      /** CPU target of the capacity provider's scaling, percent. @default 70 */
+      cpuTargetPercent: z.number().min(10).max(95).default(70),
+    })
+    .prefault({}),
+  canary: canarySchema.prefault({}),
+  alarms: alarmSchema.prefault({}),
+  edge: z
+    .strictObject({
+      /** Custom domain names of the distribution. */
+      domainNames: z.array(z.string().min(3)).min(1).default(['api.sluice.example.com']),
+      /** ACM certificate in us-east-1 covering `domainNames`. */
+      certificateArn: z
+        .string()
+        .regex(/^arn:aws[a-z-]*:acm:us-east-1:\d{12}:certificate\/[A-Za-z0-9-]+$/, 'must be an ACM certificate ARN in us-east-1')
+        .default('arn:aws:acm:us-east-1:111111111111:certificate/00000000-0000-0000-0000-000000000000'),
+      /** `TLSv1.3_2025` (TLS 1.3 only) or `TLSv1.2_2025` for older clients. @default 'TLSv1.3_2025' */
+      tlsPolicy: z.enum(['TLSv1.3_2025', 'TLSv1.2_2025']).default('TLSv1.3_2025'),
+      /** Fleet-wide requests per 5 minutes per `Authorization` value. @default 2000 */
+      rateLimitPer5Min: z.number().int().min(10).max(2_000_000_000).default(2000),
+    })
+    .prefault({}),
+  identity: z
+    .strictObject({
+      /** Cognito hosted-domain prefix (globally unique per region). @default 'sluice-auth' */
+      domainPrefix: z.string().regex(/^[a-z0-9](-*[a-z0-9])*$/).max(63).default('sluice-auth'),
+      /** Redirect URLs of the authorization-code client. */
+      callbackUrls: z.array(z.url()).min(1).default(['https://api.sluice.example.com/callback']),
+    })
+    .prefault({}),
+  artifacts: z
+    .strictObject({
+      /** Days before noncurrent artifact versions move to Standard-IA (warm). @default 30 */
+      warmAfterDays: z.number().int().min(30).max(3650).default(30),
+      /** Days before noncurrent versions move to Glacier Flexible Retrieval (cold). @default 90 */
+      coldAfterDays: z.number().int().min(60).max(3650).default(90),
+      /** Days before noncurrent versions are deleted. @default 730 */
+      expireAfterDays: z.number().int().min(91).max(36_500).default(730),
+    })
+    .refine((a) => a.coldAfterDays >= a.warmAfterDays + 30, {
+      message: 'coldAfterDays must be at least 30 days after warmAfterDays',
+      path: ['coldAfterDays'],
+    })
+    .refine((a) => a.expireAfterDays > a.coldAfterDays, {
+      message: 'expireAfterDays must follow coldAfterDays',
+      path: ['expireAfterDays'],
+    })
+    .prefault({}),
+});
+
+export type SluiceConfigInput = z.input<typeof sluiceConfigSchema>;
+export type SluiceConfig = z.output<typeof sluiceConfigSchema>;
+export type ModelDeployment = SluiceConfig['models'][number];
+export type VariantDeployment = ModelDeployment['variants'][number];
+export type CanaryPolicy = SluiceConfig['canary'];
+export type AlarmThresholds = SluiceConfig['alarms'];

@@ -1,0 +1,232 @@
+import { ArnFormat, Duration, Stack } from 'aws-cdk-lib';
+import * as appscaling from 'aws-cdk-lib/aws-applicationautoscaling';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as kms from 'aws-cdk-lib/aws-kms';
+import type * as s3 from 'aws-cdk-lib/aws-s3';
+import * as sagemaker from 'aws-cdk-lib/aws-sagemaker';
+import type * as sns from 'aws-cdk-lib/aws-sns';
+import { Construct } from 'constructs';
+import { containerImageUri } from '../config/images.js';
+import {
+  GPU_INSTANCE_TYPES,
+  type AlarmThresholds,
+  type CanaryPolicy,
+  type ModelDeployment,
+} from '../config/schema.js';
+import { ArtifactStore } from './artifact-store.js';
+import { EndpointAlarms } from './endpoint-alarms.js';
+
+export interface InferenceEndpointProps {
+  /** The model, its endpoint name and its variants (one per GPU class or version). */
+  readonly model: ModelDeployment;
+  /** Hot-tier artifact bucket; model data is read from `models/<id>/<version>/`. */
+  readonly artifacts: s3.IBucket;
+  /** Customer key of the artifact bucket (and of ML volumes where the instance allows it). */
+  readonly key: kms.IKey;
+  /** Blue/green canary: first step size, bake time, termination wait. */
+  readonly canary: CanaryPolicy;
+  readonly thresholds: AlarmThresholds;
+  readonly topic: sns.ITopic;
+}
+
+/**
+ * One model served by one SageMaker real-time endpoint: a Model per model version (container
+ * image from the AWS DLC registry, uncompressed model data from the hot tier), an
+ * EndpointConfig with a production variant per GPU class, the Endpoint with blue/green canary
+ * deployments that roll back on alarm, and Application Auto Scaling per variant.
+ */
+export class InferenceEndpoint extends Construct {
+  public readonly endpointName: string;
+  public readonly endpointArn: string;
+  public readonly role: iam.Role;
+  public readonly endpoint: sagemaker.CfnEndpoint;
+  public readonly endpointConfig: sagemaker.CfnEndpointConfig;
+  public readonly alarms: EndpointAlarms;
+  public readonly scalableTargets: appscaling.ScalableTarget[] = [];
+
+  constructor(scope: Construct, id: string, props: InferenceEndpointProps) {
+    super(scope, id);
+    const { model, canary } = props;
+    const total = model.variants.reduce((s, v) => s + v.initialWeight, 0);
+    if (total !== 100) throw new Error(`${model.id}: variant weights sum to ${total}, not 100`);
+    const stack = Stack.of(this);
+    this.endpointName = model.endpointName;
+    // SageMaker lower-cases names in ARNs; the config schema only admits lower-case names.
+    this.endpointArn = stack.formatArn({ service: 'sagemaker', resource: 'endpoint', resourceName: model.endpointName });
+
+    const versions = [...new Set(model.variants.map((v) => v.version ?? model.version))];
+    const prefixes = versions.map((v) => ArtifactStore.modelPrefix(model.id, v));
+
+    this.role = new iam.Role(this, 'ExecutionRole', {
+      assumedBy: new iam.ServicePrincipal('sagemaker.amazonaws.com'),
+      description: `SageMaker execution role of ${model.endpointName}`,
+    });
+    this.role.addToPolicy(
+      new iam.PolicyStatement({
+        actions: ['s3:GetObject'],
+        resources: prefixes.map((p) => props.artifacts.arnForObjects(`${p}*`)),
+      }),
+    );
+    this.role.addToPolicy(
+      new iam.PolicyStatement({
+        actions: ['s3:ListBucket'],
+        resources: [props.artifacts.bucketArn],
+        conditions: { StringLike: { 's3:prefix': prefixes.map((p) => `${p}*`) } },
+      }),
+    );
+    this.role.addToPolicy(new iam.PolicyStatement({ actions: ['kms:Decrypt'], resources: [props.key.keyArn] }));
+    this.role.addToPolicy(
+      new iam.PolicyStatement({
+        actions: ['ecr:BatchGetImage', 'ecr:GetDownloadUrlForLayer'],
+        resources: [imageRepositoryArn(stack, containerImageUri(model, stack.region))],
+      }),
+    );
+    this.role.addToPolicy(
+      new iam.PolicyStatement({
+        // GetAuthorizationToken has no resource-level permissions.
+        actions: ['ecr:GetAuthorizationToken'],
+        resources: ['*'],
+      }),
+    );
+    this.role.addToPolicy(
+      new iam.PolicyStatement({
+        actions: ['logs:CreateLogGroup', 'logs:CreateLogStream', 'logs:PutLogEvents'],
+        resources: [
+          stack.formatArn({ service: 'logs', resource: 'log-group', resourceName: '/aws/sagemaker/Endpoints/*', arnFormat: ArnFormat.COLON_RESOURCE_NAME }),
+        ],
+      }),
+    );
+    this.role.addToPolicy(
+      new iam.PolicyStatement({
+        actions: ['cloudwatch:PutMetricData'],
+        resources: ['*'],
+        conditions: { StringLike: { 'cloudwatch:namespace': ['/aws/sagemaker/*', 'AWS/SageMaker'] } },
+      }),
+    );
+
+    const models = new Map<string, sagemaker.CfnModel>();
+    for (const version of versions) {
+      const m = new sagemaker.CfnModel(this, `Model-${version}`, {
+        executionRoleArn: this.role.roleArn,
+        primaryContainer: {
+          image: containerImageUri(model, stack.region),
+          environment: containerEnvironment(model),
+          modelDataSource: {
+            s3DataSource: {
+              s3Uri: props.artifacts.s3UrlForObject(ArtifactStore.modelPrefix(model.id, version)),
+              s3DataType: 'S3Prefix',
+              // Uncompressed: the container reads files straight from the prefix, no tar to unpack.
+              compressionType: 'None',
+            },
+          },
+        },
+        enableNetworkIsolation: true,
+      });
+      m.node.addDependency(this.role);
+      models.set(version, m);
+    }
+
+    // g5 and p4d carry NVMe instance storage, and SageMaker rejects a KmsKeyId for ML storage on
+    // instance types with instance storage. Those volumes are encrypted at rest by the hardware
+    // (AES-256 on NVMe), so we set KmsKeyId only when no variant runs on such an instance.
+    const anyInstanceStorage = model.variants.some((v) => GPU_INSTANCE_TYPES[v.instanceType].instanceStorage);
+    this.endpointConfig = new sagemaker.CfnEndpointConfig(this, 'EndpointConfig', {
+      kmsKeyId: anyInstanceStorage ? undefined : props.key.keyArn,
+      productionVariants: model.variants.map((v) => ({
+        variantName: v.name,
+        modelName: models.get(v.version ?? model.version)!.attrModelName,
+        instanceType: v.instanceType,
+        initialInstanceCount: v.initialInstanceCount,
+        initialVariantWeight: v.initialWeight,
+        containerStartupHealthCheckTimeoutInSeconds: 1800,
+        modelDataDownloadTimeoutInSeconds: 1800,
+      })),
+    });
+
+    this.alarms = new EndpointAlarms(this, 'Alarms', {
+      endpointName: model.endpointName,
+      variants: model.variants,
+      thresholds: props.thresholds,
+      topic: props.topic,
+    });
+
+    const waitSeconds = canary.bakeMinutes * 60;
+    this.endpoint = new sagemaker.CfnEndpoint(this, 'Endpoint', {
+      // A fixed name: the gateway catalogue, IAM grants and alarms must know it before it exists.
+      endpointName: model.endpointName,
+      endpointConfigName: this.endpointConfig.attrEndpointConfigName,
+      deploymentConfig: {
+        blueGreenUpdatePolicy: {
+          trafficRoutingConfiguration: {
+            type: 'CANARY',
+            canarySize: { type: 'CAPACITY_PERCENT', value: canary.percentage },
+            waitIntervalInSeconds: waitSeconds,
+          },
+          terminationWaitInSeconds: canary.terminationWaitSeconds,
+          maximumExecutionTimeoutInSeconds: Math.min(
+            28_800,
+            Math.max(600, 2 * waitSeconds + canary.terminationWaitSeconds + 3600),
+          ),
+        },
+        autoRollbackConfiguration: {
+          alarms: this.alarms.rollback.map((a) => ({ alarmName: a.alarmName })),
+        },
+      },
+    });
+
+    for (const v of model.variants) {
+      const target = new appscaling.ScalableTarget(this, `Scaling-${v.name}`, {
+        serviceNamespace: appscaling.ServiceNamespace.SAGEMAKER,
+        resourceId: `endpoint/${model.endpointName}/variant/${v.name}`,
+        scalableDimension: 'sagemaker:variant:DesiredInstanceCount',
+        minCapacity: v.minCapacity,
+        maxCapacity: v.maxCapacity,
+      });
+      target.node.addDependency(this.endpoint);
+      target.scaleToTrackMetric('InvocationsPerInstance', {
+        predefinedMetric: appscaling.PredefinedMetric.SAGEMAKER_VARIANT_INVOCATIONS_PER_INSTANCE,
+        targetValue: model.invocationsPerInstance,
+        scaleInCooldown: Duration.minutes(10),
+        scaleOutCooldown: Duration.minutes(3),
+      });
+      target.scaleOnMetric('GpuUtilization', {
+        metric: this.alarms.metrics.gpuPerGpu(v),
+        adjustmentType: appscaling.AdjustmentType.CHANGE_IN_CAPACITY,
+        scalingSteps: [
+          { upper: 30, change: -1 },
+          { lower: model.gpuScaleOutPercent, change: +1 },
+          { lower: Math.min(99, model.gpuScaleOutPercent + 15), change: +2 },
+        ],
+        cooldown: Duration.minutes(5),
+        evaluationPeriods: 3,
+      });
+      this.scalableTargets.push(target);
+    }
+  }
+}
+
+/** Container environment: the engine options for LMI/vLLM or TEI, plus the model's overrides. */
+function containerEnvironment(model: ModelDeployment): Record<string, string> {
+  const base: Record<string, string> =
+    model.kind === 'embedding'
+      ? { MAX_BATCH_TOKENS: '16384', MAX_CLIENT_BATCH_SIZE: '64' }
+      : {
+          OPTION_ROLLING_BATCH: 'vllm',
+          OPTION_MAX_ROLLING_BATCH_SIZE: '64',
+          OPTION_TENSOR_PARALLEL_DEGREE: 'max',
+        };
+  return { ...base, ...model.environment };
+}
+
+/** `arn:aws:ecr:<region>:<account>:repository/<name>` of an image URI in ECR. */
+function imageRepositoryArn(stack: Stack, uri: string): string {
+  const match = /^(\d{12})\.dkr\.ecr\.([a-z0-9-]+)\.amazonaws\.com\/([^:@]+)/.exec(uri);
+  if (!match) throw new Error(`Not an ECR image URI: ${uri}`);
+  return stack.formatArn({
+    service: 'ecr',
+    account: match[1],
+    region: match[2],
+    resource: 'repository',
+    resourceName: match[3],
+  });
+}
