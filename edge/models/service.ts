@@ -1,14 +1,20 @@
 import { ServiceUnavailableError } from '../../shared/errors.js';
+import type { ModelConfig } from '../../shared/config/schema.js';
 import type { Clock, Logger } from '../types.js';
 import type { GatewayMetrics } from '../metrics/metrics.js';
-import type {
-  GenerationChunk,
-  GenerationRequest,
-  GenerationResult,
+import {
+  isDeterministic,
+  type GenerationChunk,
+  type GenerationRequest,
+  type GenerationResult,
 } from '../formats/generation.js';
 import { parseTgiResponse, parseTgiStreamEvent, toTgiRequest } from '../formats/tgi.js';
 import { parseTeiResponse, toTeiRequest } from '../formats/tei.js';
 import type { ModelInvoker } from '../invoke/invoker.js';
+import { Admission, type Release } from '../coalesce/admission.js';
+import { Batcher } from '../coalesce/batcher.js';
+import { Dedupe } from '../coalesce/dedupe.js';
+import { realScheduler, type Scheduler } from '../coalesce/scheduler.js';
 import type { ModelRegistry, ModelRuntime, TargetRuntime } from './registry.js';
 
 /** What the caller brings to one inference call besides its input. */
@@ -20,6 +26,8 @@ export interface InferenceContext {
   signal: AbortSignal;
   /** Interactive requests are admitted before batch ones. @default 'interactive' */
   priority?: 'interactive' | 'batch';
+  /** Latest moment (clock ms) to leave the admission queue; the model's `queueTimeoutMs` caps it. */
+  deadline?: number;
 }
 
 export interface ModelServiceDeps {
@@ -28,15 +36,34 @@ export interface ModelServiceDeps {
   clock: Clock;
   logger: Logger;
   metrics: GatewayMetrics;
+  /** Timers of the coalescers. @default the Node process's timers */
+  scheduler?: Scheduler;
 }
 
+/** The coalescing state of one target: endpoint + variant + payload class. */
+interface TargetCoalescer {
+  batcher?: Batcher<string, number[]>;
+  admission?: Admission;
+}
+
+type PayloadClass = 'embed' | 'generate';
+
 /**
- * Runs inference for the routes: picks the target, translates to the container schema,
- * invokes, translates back. This is the seam where coalescing (batching, admission,
- * de-duplication) sits between the routes and the invoker.
+ * Runs inference for the routes: picks the target, coalesces, translates to the container
+ * schema, invokes, translates back. Each target gets its own coalescer, chosen by the model's
+ * `policy`: `batch` joins embedding inputs of many callers into one invocation, `admit` holds a
+ * concurrency budget and a bounded queue. Deterministic requests of one tenant that are
+ * identical and in flight together share one upstream call when `dedupe` is on.
  */
 export class ModelService {
-  constructor(private readonly deps: ModelServiceDeps) {}
+  private readonly coalescers = new Map<string, TargetCoalescer>();
+  private readonly embeddings = new Dedupe<number[]>();
+  private readonly generations = new Dedupe<GenerationResult>();
+  private readonly scheduler: Scheduler;
+
+  constructor(private readonly deps: ModelServiceDeps) {
+    this.scheduler = deps.scheduler ?? realScheduler;
+  }
 
   async embed(
     model: ModelRuntime,
@@ -44,14 +71,36 @@ export class ModelService {
     ctx: InferenceContext,
   ): Promise<number[][]> {
     const target = this.route(model);
-    const body = await this.deps.invoker.invoke({
-      target,
-      body: toTeiRequest(inputs),
-      signal: ctx.signal,
-      timeoutMs: model.config.timeoutMs,
-      modelId: model.config.id,
-    });
-    return parseTeiResponse(body, inputs.length, model.config.id);
+    const config = model.config;
+    if (config.policy === 'admit') {
+      return this.admitted(model, target, 'embed', ctx, ctx.signal, async () =>
+        parseTeiResponse(
+          await this.deps.invoker.invoke({
+            target,
+            body: toTeiRequest(inputs),
+            signal: ctx.signal,
+            timeoutMs: config.timeoutMs,
+            modelId: config.id,
+          }),
+          inputs.length,
+          config.id,
+        ),
+      );
+    }
+    const batcher = this.batcherFor(model, target);
+    // Every input is one item; the batch key holds what shapes the answer besides the input.
+    const load = (input: string) => (signal: AbortSignal) => batcher.load('tei', input, signal);
+    return Promise.all(
+      inputs.map((input) =>
+        config.dedupe
+          ? this.embeddings.run(
+              dedupeKey(ctx.tenant, config, target, input),
+              ctx.signal,
+              load(input),
+            )
+          : load(input)(ctx.signal),
+      ),
+    );
   }
 
   async generate(
@@ -60,14 +109,24 @@ export class ModelService {
     ctx: InferenceContext,
   ): Promise<GenerationResult> {
     const target = this.route(model);
-    const body = await this.deps.invoker.invoke({
-      target,
-      body: toTgiRequest(request, false),
-      signal: ctx.signal,
-      timeoutMs: model.config.timeoutMs,
-      modelId: model.config.id,
-    });
-    return parseTgiResponse(body, model.config.id);
+    const config = model.config;
+    const body = toTgiRequest(request, false);
+    const call = (signal: AbortSignal) =>
+      this.admitted(model, target, 'generate', ctx, signal, async () =>
+        parseTgiResponse(
+          await this.deps.invoker.invoke({
+            target,
+            body,
+            signal,
+            timeoutMs: config.timeoutMs,
+            modelId: config.id,
+          }),
+          config.id,
+        ),
+      );
+    if (config.dedupe && isDeterministic(request))
+      return this.generations.run(dedupeKey(ctx.tenant, config, target, body), ctx.signal, call);
+    return call(ctx.signal);
   }
 
   async *generateStream(
@@ -76,14 +135,21 @@ export class ModelService {
     ctx: InferenceContext,
   ): AsyncIterable<GenerationChunk> {
     const target = this.route(model);
-    const events = this.deps.invoker.invokeStream({
-      target,
-      body: toTgiRequest(request, true),
-      signal: ctx.signal,
-      timeoutMs: model.config.timeoutMs,
-      modelId: model.config.id,
-    });
-    for await (const event of events) yield parseTgiStreamEvent(event, model.config.id);
+    const config = model.config;
+    // A stream holds its slot until it ends, fails or is abandoned (`return()` runs `finally`).
+    const release = await this.acquire(model, target, 'generate', ctx, ctx.signal);
+    try {
+      const events = this.deps.invoker.invokeStream({
+        target,
+        body: toTgiRequest(request, true),
+        signal: ctx.signal,
+        timeoutMs: config.timeoutMs,
+        modelId: config.id,
+      });
+      for await (const event of events) yield parseTgiStreamEvent(event, config.id);
+    } finally {
+      release();
+    }
   }
 
   /** Refuses new work for a paused or draining model, then picks a target by weight. */
@@ -100,4 +166,109 @@ export class ModelService {
     }
     return this.deps.registry.pick(current);
   }
+
+  private async admitted<T>(
+    model: ModelRuntime,
+    target: TargetRuntime,
+    payload: PayloadClass,
+    ctx: InferenceContext,
+    signal: AbortSignal,
+    fn: () => Promise<T>,
+  ): Promise<T> {
+    const release = await this.acquire(model, target, payload, ctx, signal);
+    try {
+      return await fn();
+    } finally {
+      release();
+    }
+  }
+
+  /** A slot of the target's admission budget; a no-op for models under the batch policy. */
+  private acquire(
+    model: ModelRuntime,
+    target: TargetRuntime,
+    payload: PayloadClass,
+    ctx: InferenceContext,
+    signal: AbortSignal,
+  ): Promise<Release> {
+    if (model.config.policy !== 'admit') return Promise.resolve(() => {});
+    const admission = this.admissionFor(model, target, payload);
+    const timeoutMs =
+      ctx.deadline === undefined ? undefined : Math.max(0, ctx.deadline - this.deps.clock.now());
+    return admission.acquire({ signal, priority: ctx.priority, timeoutMs });
+  }
+
+  private coalescer(model: ModelRuntime, target: TargetRuntime, payload: PayloadClass) {
+    const key = [model.config.id, target.id, target.endpoint, target.variant ?? '', payload].join(
+      '\n',
+    );
+    let c = this.coalescers.get(key);
+    if (!c) this.coalescers.set(key, (c = {}));
+    return c;
+  }
+
+  private labels(model: ModelRuntime, target: TargetRuntime) {
+    return { model: model.config.id, target: target.id };
+  }
+
+  private batcherFor(model: ModelRuntime, target: TargetRuntime): Batcher<string, number[]> {
+    const c = this.coalescer(model, target, 'embed');
+    if (c.batcher) return c.batcher;
+    const { metrics, invoker } = this.deps;
+    const config = model.config;
+    const labels = this.labels(model, target);
+    c.batcher = new Batcher<string, number[]>({
+      ...config.batch,
+      scheduler: this.scheduler,
+      batchFn: async (items, _key, signal) =>
+        // parseTeiResponse fails the whole batch on a count mismatch: no delivery by position.
+        parseTeiResponse(
+          await invoker.invoke({
+            target,
+            body: toTeiRequest(items),
+            signal,
+            timeoutMs: config.timeoutMs,
+            modelId: config.id,
+          }),
+          items.length,
+          config.id,
+        ),
+      hooks: {
+        batch: (e) => metrics.batch({ ...labels, ...e }),
+        inflight: (delta) => metrics.inflight({ ...labels, delta }),
+        queueWait: (ms) => metrics.queueWait({ ...labels, ms }),
+      },
+    });
+    return c.batcher;
+  }
+
+  private admissionFor(
+    model: ModelRuntime,
+    target: TargetRuntime,
+    payload: PayloadClass,
+  ): Admission {
+    const c = this.coalescer(model, target, payload);
+    if (c.admission) return c.admission;
+    const { metrics } = this.deps;
+    const labels = this.labels(model, target);
+    c.admission = new Admission({
+      ...model.config.admit,
+      label: `Model '${model.config.id}'`,
+      scheduler: this.scheduler,
+      hooks: {
+        inflight: (delta) => metrics.inflight({ ...labels, delta }),
+        queueWait: (ms) => metrics.queueWait({ ...labels, ms }),
+        rejected: (reason) => metrics.rejected({ model: labels.model, reason }),
+      },
+    });
+    return c.admission;
+  }
 }
+
+/** Everything that shapes an answer, the tenant first: sharing never crosses tenants. */
+const dedupeKey = (
+  tenant: string,
+  config: ModelConfig,
+  target: TargetRuntime,
+  input: unknown,
+): string => JSON.stringify([tenant, config.id, target.id, input]);
