@@ -1,4 +1,4 @@
-import { getLlama, type LlamaEmbeddingContext } from 'node-llama-cpp';
+import { getLlama, type LlamaEmbeddingContext, type LlamaLogLevel } from 'node-llama-cpp';
 import { fileURLToPath } from 'node:url';
 import { EndpointFault, type EndpointBackend, type InvocationStream } from '../endpoint/backend.js';
 import { Admission } from './admission.js';
@@ -62,6 +62,17 @@ export interface LocalBackends {
 }
 
 const encoder = new TextEncoder();
+
+/**
+ * llama.cpp warns on every embedding of a model without a pooling type that it marks all tokens
+ * as outputs: expected here, and noise on every request. Everything else still reaches stderr.
+ */
+function quietLogger(level: LlamaLogLevel, message: string): void {
+  if (message.includes('embeddings required but some input tokens were not marked as outputs')) {
+    return;
+  }
+  console.warn(`[llama.cpp ${level}] ${message.trimEnd()}`);
+}
 const defaultModelDir = () => fileURLToPath(new URL('../../.local/models', import.meta.url));
 
 function sseEvent(step: GenerationStep): Uint8Array {
@@ -112,7 +123,7 @@ export async function createLocalBackends(
   }
   const embedModelPath = options.embedModelPath ?? env.SLUICE_LOCAL_EMBED_GGUF ?? chatModelPath;
 
-  const llama = await getLlama({ gpu: false, build: 'never' });
+  const llama = await getLlama({ gpu: false, build: 'never', logger: quietLogger });
   const chatModel = await llama.loadModel({ modelPath: chatModelPath });
   const embedModel =
     embedModelPath === chatModelPath
