@@ -1,0 +1,133 @@
+import OpenAI from 'openai';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { EndpointBackend } from '../../local/endpoint/backend.js';
+import { createLocalBackends, type LocalBackends } from '../../local/model/local-backends.js';
+import { startLocalStack, type LocalStack } from '../../local/stack.js';
+
+/**
+ * The whole local request path, driven by the official `openai` client: gateway → real AWS
+ * SDK → local SageMaker-compatible endpoint → the CPU model.
+ */
+let stack: LocalStack;
+let client: OpenAI;
+let local: LocalBackends;
+/** Token events the chat model has produced for the stream in flight. */
+let produced = 0;
+
+beforeAll(async () => {
+  local = await createLocalBackends({ threads: 1 });
+  const chat = local.backends['sluice-chat']!;
+  // Count what the model has produced, to show the client sees tokens before the model is done.
+  const counted: EndpointBackend = {
+    invoke: (input) => chat.invoke(input),
+    async *invokeStream(input) {
+      produced = 0;
+      for await (const part of chat.invokeStream(input)) {
+        produced++;
+        yield part;
+      }
+    },
+  };
+  stack = await startLocalStack({
+    port: 0,
+    auth: 'disabled',
+    backends: { ...local, backends: { ...local.backends, 'sluice-chat': counted } },
+  });
+  client = new OpenAI({
+    baseURL: `${stack.gatewayUrl}/v1`,
+    apiKey: 'unused-auth-disabled',
+    maxRetries: 0,
+  });
+}, 120_000);
+
+afterAll(async () => {
+  await stack?.close();
+  await local?.close();
+});
+
+describe('local stack with the official openai client', () => {
+  it('lists the local models', async () => {
+    const models = await client.models.list();
+    expect(models.data.map((m) => m.id)).toEqual(['sluice-tiny-chat', 'sluice-tiny-embed']);
+  });
+
+  it('answers a chat completion deterministically at temperature 0', async () => {
+    const ask = () =>
+      client.chat.completions.create({
+        model: 'sluice-tiny-chat',
+        messages: [{ role: 'user', content: 'Hello' }],
+        max_tokens: 12,
+        temperature: 0,
+      });
+    const [a, b] = [await ask(), await ask()];
+    expect(a.choices[0]!.message.content!.length).toBeGreaterThan(0);
+    expect(a.choices[0]!.message.content).toBe(b.choices[0]!.message.content);
+    expect(a.usage!.completion_tokens).toBeGreaterThan(0);
+    expect(a.usage!.completion_tokens).toBeLessThanOrEqual(12);
+    expect(a.usage!.prompt_tokens).toBeGreaterThan(0);
+  });
+
+  it('streams a chat completion, the first chunk arriving before the model has finished', async () => {
+    const stream = await client.chat.completions.create({
+      model: 'sluice-tiny-chat',
+      messages: [{ role: 'user', content: 'Tell me a long story' }],
+      max_tokens: 400,
+      temperature: 0,
+      stream: true,
+      stream_options: { include_usage: true },
+    });
+    let producedAtFirstContent: number | undefined;
+    let text = '';
+    let usage: OpenAI.CompletionUsage | undefined | null;
+    let finish: string | null | undefined;
+    for await (const chunk of stream) {
+      const delta = chunk.choices[0]?.delta?.content;
+      if (delta && producedAtFirstContent === undefined) producedAtFirstContent = produced;
+      text += delta ?? '';
+      if (chunk.choices[0]?.finish_reason) finish = chunk.choices[0].finish_reason;
+      if (chunk.usage) usage = chunk.usage;
+    }
+    expect(text.length).toBeGreaterThan(0);
+    expect(usage!.completion_tokens).toBeGreaterThan(1);
+    expect(producedAtFirstContent!).toBeLessThan(usage!.completion_tokens);
+    expect(['stop', 'length']).toContain(finish);
+  });
+
+  it('answers a text completion', async () => {
+    const res = await client.completions.create({
+      model: 'sluice-tiny-chat',
+      prompt: 'Once upon a time',
+      max_tokens: 8,
+      temperature: 0,
+    });
+    expect(res.choices[0]!.text.length).toBeGreaterThan(0);
+  });
+
+  it('embeds with the base64 default of the client and with floats, identically', async () => {
+    const input = ['the quick brown fox', 'a lazy dog'];
+    const b64 = await client.embeddings.create({ model: 'sluice-tiny-embed', input });
+    const floats = await client.embeddings.create({
+      model: 'sluice-tiny-embed',
+      input,
+      encoding_format: 'float',
+    });
+    expect(b64.data).toHaveLength(2);
+    expect(b64.data[0]!.embedding.length).toBe(local.info.embeddingSize);
+    b64.data.forEach((d, i) => {
+      d.embedding.forEach((x, j) => expect(x).toBeCloseTo(floats.data[i]!.embedding[j]!, 5));
+    });
+    expect(b64.data[0]!.embedding).not.toEqual(b64.data[1]!.embedding);
+  });
+
+  it('maps a client mistake to an OpenAI error the client understands', async () => {
+    await expect(
+      client.chat.completions.create({
+        model: 'no-such-model',
+        messages: [{ role: 'user', content: 'x' }],
+      }),
+    ).rejects.toMatchObject({
+      status: 404,
+      code: 'model_not_found',
+    });
+  });
+});
