@@ -1,4 +1,4 @@
-import { Hono, type MiddlewareHandler } from 'hono';
+import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { requestId } from 'hono/request-id';
 import { randomUUID } from 'node:crypto';
@@ -9,7 +9,10 @@ import {
   PayloadTooLargeError,
   toGatewayError,
 } from '../shared/errors.js';
-import { ANONYMOUS_CONSUMER } from './auth/principal.js';
+import type { MetricsRenderer } from './admin/metrics-route.js';
+import type { TrafficController } from './admin/traffic.js';
+import { mountIdentity } from './auth/mount.js';
+import type { AuthOptions } from './auth/options.js';
 import type { ModelInvoker } from './invoke/invoker.js';
 import { noopMetrics, type GatewayMetrics } from './metrics/metrics.js';
 import { ModelRegistry } from './models/registry.js';
@@ -19,13 +22,10 @@ import { openAIRoutes } from './routes/openai.js';
 import { systemClock, silentLogger, type AppEnv, type Clock, type Logger } from './types.js';
 
 /**
- * How requests are authenticated and authorized.
- * - `disabled`: every caller is an anonymous consumer. Only the local stack may choose it,
- *   and only behind an explicit flag.
- * - `custom`: middleware that sets `principal` (and refuses what it must) for `/v1/*`.
+ * How requests are authenticated: `jwt` (access tokens, see `authFromEnv`), `disabled` (local
+ * flag only) or `custom`. In every mode the RBAC table in `edge/auth/rbac.ts` authorizes.
  */
-export type AuthDeps =
-  { mode: 'disabled' } | { mode: 'custom'; authenticate: MiddlewareHandler<AppEnv> };
+export type AuthDeps = AuthOptions;
 
 export interface AppDeps {
   config: GatewayConfig;
@@ -39,6 +39,10 @@ export interface AppDeps {
   logger?: Logger;
   /** @default no metrics */
   metrics?: GatewayMetrics;
+  /** Where admin weight changes take effect. @default in memory (the registry) */
+  traffic?: TrafficController;
+  /** Renders `GET /metrics` (a `PromMetrics`). @default `metrics` when it can render */
+  prometheus?: MetricsRenderer;
 }
 
 export interface GatewayApp {
@@ -62,6 +66,8 @@ export const createApp = (deps: AppDeps): GatewayApp => {
   const registry = deps.registry ?? new ModelRegistry(deps.config);
   const service = new ModelService({ registry, invoker: deps.invoker, clock, logger, metrics });
   const app = new Hono<AppEnv>();
+  const renderer =
+    deps.prometheus ?? ('render' in metrics ? (metrics as MetricsRenderer) : undefined);
 
   // A client's id is kept when it is 1–128 characters of [A-Za-z0-9_=-]; otherwise a UUID.
   app.use(
@@ -100,14 +106,16 @@ export const createApp = (deps: AppDeps): GatewayApp => {
       },
     }),
   );
-  if (deps.auth.mode === 'disabled') {
-    app.use('/v1/*', async function anonymousConsumer(c, next) {
-      c.set('principal', ANONYMOUS_CONSUMER);
-      await next();
-    });
-  } else {
-    app.use('/v1/*', deps.auth.authenticate);
-  }
+  mountIdentity(app, {
+    auth: deps.auth,
+    config: deps.config,
+    registry,
+    invoker: deps.invoker,
+    clock,
+    logger,
+    ...(deps.traffic ? { traffic: deps.traffic } : {}),
+    ...(renderer ? { metrics: renderer } : {}),
+  });
 
   app.route(
     '/',

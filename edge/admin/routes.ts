@@ -1,0 +1,248 @@
+import { Hono, type Context } from 'hono';
+import { randomBytes } from 'node:crypto';
+import { z } from 'zod';
+import { InvalidRequestError, PreconditionFailedError } from '../../shared/errors.js';
+import type { ModelRegistry, ModelRuntime, ModelState } from '../models/registry.js';
+import { readJson } from '../middleware/json-body.js';
+import type { AppEnv, Logger } from '../types.js';
+import type { EndpointHealth, EndpointHealthState } from './health.js';
+import type { TrafficController } from './traffic.js';
+
+export interface AdminRoutesDeps {
+  registry: ModelRegistry;
+  traffic: TrafficController;
+  logger: Logger;
+  /** Endpoint health per target; omitted reports `unknown`. */
+  health?: EndpointHealth;
+  /**
+   * Part of every ETag, so an ETag from another process or an earlier run (whose versions
+   * restart at 1) never matches. @default random per app
+   */
+  instanceId?: string;
+  /** Weight sets remembered per model for rollback. @default 20 */
+  historySize?: number;
+}
+
+/** What the admin API shows of a model. */
+export interface ModelView {
+  id: string;
+  kind: string;
+  policy: string;
+  state: ModelState;
+  version: number;
+  etag: string;
+  traffic: string;
+  targets: {
+    id: string;
+    endpoint: string;
+    variant: string | null;
+    weight: number;
+    health: EndpointHealthState | 'unknown';
+  }[];
+}
+
+const weightsBody = z.strictObject({
+  weights: z.record(z.string().min(1).max(63), z.number().int().min(0).max(100)),
+});
+
+/**
+ * The admin API, mounted at `/admin`. Authorization is the RBAC table's (`ROUTE_RULES`); this
+ * router assumes it ran. Every change needs `If-Match` with the model's current ETag (or `*`
+ * to overwrite knowingly), is serialised per model, and writes one audit line.
+ *
+ * Model ids containing `/` are sent percent-encoded (`org%2Fmodel`).
+ */
+export const adminRoutes = (deps: AdminRoutesDeps): Hono<AppEnv> => {
+  const app = new Hono<AppEnv>();
+  const instanceId = deps.instanceId ?? randomBytes(4).toString('hex');
+  const historySize = deps.historySize ?? 20;
+  const history = new Map<string, Record<string, number>[]>();
+  const locks = new Map<string, Promise<unknown>>();
+
+  const etagOf = (m: ModelRuntime) => `"${instanceId}-${m.version}"`;
+
+  const view = async (m: ModelRuntime): Promise<ModelView> => ({
+    id: m.config.id,
+    kind: m.config.kind,
+    policy: m.config.policy,
+    state: m.state,
+    version: m.version,
+    etag: etagOf(m),
+    traffic: deps.traffic.kind,
+    targets: await Promise.all(
+      m.targets.map(async (t) => ({
+        id: t.id,
+        endpoint: t.endpoint,
+        variant: t.variant ?? null,
+        weight: t.weight,
+        health: deps.health ? await deps.health.of(t.endpoint) : ('unknown' as const),
+      })),
+    ),
+  });
+
+  /** Runs `fn` after every earlier change of the same model, so checks and writes do not interleave. */
+  const serially = <T>(id: string, fn: () => Promise<T>): Promise<T> => {
+    const prev = locks.get(id) ?? Promise.resolve();
+    const run = prev.then(fn, fn);
+    const tail = run.catch(() => undefined);
+    locks.set(id, tail);
+    void tail.then(() => {
+      if (locks.get(id) === tail) locks.delete(id);
+    });
+    return run;
+  };
+
+  /** @throws PreconditionFailedError 428 without `If-Match`, 412 when it is stale */
+  const checkIfMatch = (c: Context<AppEnv>, m: ModelRuntime): void => {
+    const header = c.req.header('if-match');
+    if (header === undefined) {
+      throw new PreconditionFailedError(
+        `Send If-Match with the model's ETag (GET /admin/models/${m.config.id}), or * to overwrite.`,
+        { status: 428, code: 'precondition_required' },
+      );
+    }
+    const tags = header.split(',').map((t) => t.trim());
+    if (tags.includes('*') || tags.includes(etagOf(m))) return;
+    throw new PreconditionFailedError(
+      `Model '${m.config.id}' changed (now ${etagOf(m)}); re-read it and retry.`,
+    );
+  };
+
+  const audit = (
+    c: Context<AppEnv>,
+    action: string,
+    before: ModelRuntime,
+    after: ModelRuntime,
+    extra: Record<string, unknown> = {},
+  ): void => {
+    const p = c.get('principal');
+    deps.logger.info(
+      {
+        audit: true,
+        requestId: c.get('requestId'),
+        actor: { subject: p.subject, clientId: p.clientId ?? null, roles: p.roles },
+        action,
+        model: before.config.id,
+        before: snapshot(before),
+        after: snapshot(after),
+        ...extra,
+      },
+      'admin change',
+    );
+  };
+
+  const respond = async (c: Context<AppEnv>, m: ModelRuntime) => {
+    c.header('etag', etagOf(m));
+    return c.json(await view(m));
+  };
+
+  const changeWeights = (
+    c: Context<AppEnv>,
+    reason: 'set' | 'rollback',
+    weightsFor: (before: ModelRuntime) => Record<string, number>,
+  ) =>
+    serially(c.req.param('id')!, async () => {
+      const before = deps.registry.require(c.req.param('id')!);
+      checkIfMatch(c, before);
+      const weights = validateWeights(before, weightsFor(before));
+      const { after, executionArn } = await deps.traffic.applyWeights({
+        before,
+        weights,
+        reason,
+        requestedBy: c.get('principal').subject,
+        requestId: c.get('requestId'),
+      });
+      if (reason === 'set') {
+        const past = history.get(before.config.id) ?? [];
+        past.push(weightsOf(before));
+        if (past.length > historySize) past.shift();
+        history.set(before.config.id, past);
+      } else {
+        history.get(before.config.id)?.pop();
+      }
+      audit(c, reason === 'set' ? 'weights.set' : 'weights.rollback', before, after, {
+        traffic: deps.traffic.kind,
+        ...(executionArn ? { executionArn } : {}),
+      });
+      return respond(c, after);
+    });
+
+  const changeState = (c: Context<AppEnv>, state: ModelState, action: string) =>
+    serially(c.req.param('id')!, async () => {
+      const before = deps.registry.require(c.req.param('id')!);
+      checkIfMatch(c, before);
+      // Asking for the state the model is in changes nothing, so it writes no audit line.
+      if (before.state === state) return respond(c, before);
+      const after = deps.registry.setState(before.config.id, state, before.version);
+      audit(c, action, before, after);
+      return respond(c, after);
+    });
+
+  app.get('/models', async (c) =>
+    c.json({ object: 'list', data: await Promise.all(deps.registry.list().map(view)) }),
+  );
+
+  app.get('/models/:id', (c) => respond(c, deps.registry.require(c.req.param('id'))));
+
+  app.put('/models/:id/weights', async (c) => {
+    const body = await readJson(c, weightsBody);
+    return changeWeights(c, 'set', () => body.weights);
+  });
+
+  app.post('/models/:id/rollback', (c) =>
+    changeWeights(c, 'rollback', (before) => {
+      const previous = history.get(before.config.id)?.at(-1);
+      if (!previous) {
+        throw new PreconditionFailedError(
+          `Model '${before.config.id}' has no earlier weights to roll back to.`,
+          { status: 409, code: 'nothing_to_roll_back' },
+        );
+      }
+      return previous;
+    }),
+  );
+
+  app.post('/models/:id/pause', (c) => changeState(c, 'paused', 'model.pause'));
+  app.post('/models/:id/resume', (c) => changeState(c, 'serving', 'model.resume'));
+  app.post('/models/:id/drain', (c) => changeState(c, 'draining', 'model.drain'));
+
+  return app;
+};
+
+/**
+ * Checks new weights against a model's targets: every id known, all given or kept, the total
+ * exactly 100. Returns the full set, one weight per target.
+ * @throws InvalidRequestError naming the offending target
+ */
+export const validateWeights = (
+  model: ModelRuntime,
+  weights: Record<string, number>,
+): Record<string, number> => {
+  const known = new Set(model.targets.map((t) => t.id));
+  for (const id of Object.keys(weights)) {
+    if (!known.has(id)) {
+      throw new InvalidRequestError(`Model '${model.config.id}' has no target '${id}'.`, {
+        param: `weights.${id}`,
+        code: 'unknown_target',
+      });
+    }
+  }
+  const full = Object.fromEntries(model.targets.map((t) => [t.id, weights[t.id] ?? t.weight]));
+  const sum = Object.values(full).reduce((s, w) => s + w, 0);
+  if (sum !== 100) {
+    throw new InvalidRequestError(`Weights sum to ${sum}; they must sum to 100.`, {
+      param: 'weights',
+      code: 'invalid_weights',
+    });
+  }
+  return full;
+};
+
+const weightsOf = (m: ModelRuntime): Record<string, number> =>
+  Object.fromEntries(m.targets.map((t) => [t.id, t.weight]));
+
+const snapshot = (m: ModelRuntime) => ({
+  version: m.version,
+  state: m.state,
+  weights: weightsOf(m),
+});

@@ -1,0 +1,150 @@
+import type { LimitsConfig, LimitSpec } from '../../shared/config/schema.js';
+import { RateLimitError } from '../../shared/errors.js';
+import type { Principal } from '../auth/principal.js';
+import type { Clock } from '../types.js';
+import { TokenBucket } from './token-bucket.js';
+
+/** An admitted request: headers to send, and the slot to give back when it ends. */
+export interface Admission {
+  headers: Record<string, string>;
+  /** Idempotent. */
+  release(): void;
+}
+
+interface Subject {
+  key: string;
+  spec: LimitSpec;
+  kind: 'principal' | 'tenant';
+}
+
+/**
+ * Per-principal and per-tenant limits: a token bucket for the request rate and a cap on requests
+ * in flight, for each. State lives in this process only: behind N gateway processes a caller may
+ * get up to N times these rates, which is why the fleet-wide bound is the WAF rate-based rule.
+ * Memory is bounded by `maxTrackedKeys`; the least recently seen buckets are forgotten first.
+ */
+export class RequestLimiter {
+  private readonly buckets = new Map<string, TokenBucket>();
+  private readonly inflight = new Map<string, number>();
+
+  constructor(
+    private readonly config: LimitsConfig,
+    private readonly clock: Clock,
+  ) {}
+
+  /**
+   * Admits one request of `principal`, or refuses it.
+   * @throws RateLimitError 429 with `Retry-After` and `x-ratelimit-*` headers
+   */
+  admit(principal: Principal): Admission {
+    const now = this.clock.now();
+    const subjects: Subject[] = [
+      { key: `p:${principal.subject}`, spec: this.principalSpec(principal), kind: 'principal' },
+      { key: `t:${principal.tenant}`, spec: this.tenantSpec(principal.tenant), kind: 'tenant' },
+    ];
+    const buckets = subjects.map((s) => this.bucket(s, now));
+    const principalBucket = buckets[0]!;
+
+    for (const s of subjects) {
+      if ((this.inflight.get(s.key) ?? 0) >= s.spec.maxConcurrent) {
+        throw new RateLimitError(
+          `Too many concurrent requests for this ${s.kind} (limit ${s.spec.maxConcurrent}).`,
+          1,
+          {
+            code: 'concurrency_limit_exceeded',
+            details: { key: s.key },
+            extraHeaders: { ...rateHeaders(principalBucket, now), 'retry-after-ms': '1000' },
+          },
+        );
+      }
+    }
+    // Both buckets must have a token before either is charged, so a refusal costs nothing.
+    const waits = buckets.map((b) => b.waitSeconds(now));
+    const wait = Math.max(...waits);
+    if (wait > 0) {
+      const which = subjects[waits.indexOf(wait)]!;
+      throw new RateLimitError(
+        `Rate limit for this ${which.kind} exceeded (${which.spec.ratePerSecond} requests/s, burst ${which.spec.burst}).`,
+        wait,
+        {
+          details: { key: which.key },
+          extraHeaders: {
+            ...rateHeaders(buckets[waits.indexOf(wait)]!, now),
+            'retry-after-ms': String(Math.ceil(wait * 1000)),
+          },
+        },
+      );
+    }
+    for (const b of buckets) b.take(now);
+    for (const s of subjects) this.inflight.set(s.key, (this.inflight.get(s.key) ?? 0) + 1);
+    let released = false;
+    return {
+      headers: rateHeaders(principalBucket, now),
+      release: () => {
+        if (released) return;
+        released = true;
+        for (const s of subjects) {
+          const n = (this.inflight.get(s.key) ?? 1) - 1;
+          if (n <= 0) this.inflight.delete(s.key);
+          else this.inflight.set(s.key, n);
+        }
+      },
+    };
+  }
+
+  /** Requests in flight for a principal subject or tenant, for tests and metrics. */
+  inflightOf(kind: 'principal' | 'tenant', id: string): number {
+    return this.inflight.get(`${kind === 'principal' ? 'p' : 't'}:${id}`) ?? 0;
+  }
+
+  private principalSpec(p: Principal): LimitSpec {
+    const byClient = p.clientId !== undefined ? this.config.byClient[p.clientId] : undefined;
+    if (byClient) return byClient;
+    const byRole = p.roles
+      .map((r) => this.config.byRole[r])
+      .filter((s): s is LimitSpec => s !== undefined)
+      .sort((a, b) => b.ratePerSecond - a.ratePerSecond)[0];
+    return byRole ?? this.config.principal;
+  }
+
+  private tenantSpec(tenant: string): LimitSpec {
+    return this.config.byTenant[tenant] ?? this.config.tenant;
+  }
+
+  private bucket(s: Subject, now: number): TokenBucket {
+    let b = this.buckets.get(s.key);
+    if (b) {
+      this.buckets.delete(s.key);
+    } else {
+      b = new TokenBucket(s.spec.ratePerSecond, s.spec.burst, now);
+    }
+    this.buckets.set(s.key, b);
+    if (this.buckets.size > this.config.maxTrackedKeys) this.evict(now);
+    return b;
+  }
+
+  /** Forgets the least recently seen bucket, preferring one that is full (nothing lost). */
+  private evict(now: number): void {
+    let scanned = 0;
+    for (const [key, b] of this.buckets) {
+      if (b.isFull(now) || ++scanned > 32) {
+        this.buckets.delete(key);
+        return;
+      }
+    }
+  }
+}
+
+/** OpenAI's header names, so clients that read them keep working. */
+const rateHeaders = (bucket: TokenBucket, now: number): Record<string, string> => ({
+  'x-ratelimit-limit-requests': String(bucket.burst),
+  'x-ratelimit-remaining-requests': String(Math.max(0, Math.floor(bucket.available(now)))),
+  'x-ratelimit-reset-requests': formatSeconds(bucket.secondsToFull(now)),
+});
+
+/** `1.5s`, `12s`, `6m0s`: the duration style OpenAI's headers use. */
+const formatSeconds = (s: number): string => {
+  if (s < 60) return `${Math.round(s * 1000) / 1000}s`;
+  const m = Math.floor(s / 60);
+  return `${m}m${Math.round(s - m * 60)}s`;
+};
