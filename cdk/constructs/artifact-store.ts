@@ -1,4 +1,4 @@
-import { ArnFormat, Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import { ArnFormat, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
@@ -110,10 +110,6 @@ export class ArtifactStore extends Construct {
           transitions: [{ storageClass: s3.StorageClass.DEEP_ARCHIVE, transitionAfter: Duration.days(0) }],
         },
       ],
-    });
-    Validations.of(this.artifacts).acknowledge({
-      id: 'NIST.800.53.R5-S3BucketReplicationEnabled',
-      reason: 'Artifacts are rebuilt from the model registry; cross-region replication is a per-deployment choice.',
     });
   }
 

@@ -37,9 +37,11 @@ export class EndpointMetrics {
   /** Mean GPU utilization per GPU, percent. */
   gpuPerGpu(variant: VariantDeployment, metricName = 'GPUUtilization'): cloudwatch.MathExpression {
     const gpus = GPU_INSTANCE_TYPES[variant.instanceType].gpus;
+    // Ids are unique per variant and metric, so one graph can hold every variant.
+    const id = `${metricName === 'GPUUtilization' ? 'gpu' : 'mem'}_${variant.name.replace(/-/g, '_')}`;
     return new cloudwatch.MathExpression({
-      expression: `m / ${gpus}`,
-      usingMetrics: { m: this.metric(SAGEMAKER_INSTANCE_NAMESPACE, metricName, variant.name, 'Average') },
+      expression: `${id} / ${gpus}`,
+      usingMetrics: { [id]: this.metric(SAGEMAKER_INSTANCE_NAMESPACE, metricName, variant.name, 'Average') },
       label: `${variant.name} ${metricName} per GPU`,
       period: Duration.minutes(1),
     });

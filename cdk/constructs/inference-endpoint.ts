@@ -1,4 +1,4 @@
-import { ArnFormat, Duration, Stack } from 'aws-cdk-lib';
+import { ArnFormat, Duration, Stack, Validations } from 'aws-cdk-lib';
 import * as appscaling from 'aws-cdk-lib/aws-applicationautoscaling';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
@@ -15,6 +15,7 @@ import {
 } from '../config/schema.js';
 import { ArtifactStore } from './artifact-store.js';
 import { EndpointAlarms } from './endpoint-alarms.js';
+import { acknowledgeWildcardResources } from './nag-acknowledge.js';
 
 export interface InferenceEndpointProps {
   /** The model, its endpoint name and its variants (one per GPU class or version). */
@@ -54,6 +55,12 @@ export class InferenceEndpoint extends Construct {
     // SageMaker lower-cases names in ARNs; the config schema only admits lower-case names.
     this.endpointArn = stack.formatArn({ service: 'sagemaker', resource: 'endpoint', resourceName: model.endpointName });
 
+    const logGroupArn = stack.formatArn({
+      service: 'logs',
+      resource: 'log-group',
+      resourceName: `/aws/sagemaker/Endpoints/${model.endpointName}:*`,
+      arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+    });
     const versions = [...new Set(model.variants.map((v) => v.version ?? model.version))];
     const prefixes = versions.map((v) => ArtifactStore.modelPrefix(model.id, v));
 
@@ -61,12 +68,8 @@ export class InferenceEndpoint extends Construct {
       assumedBy: new iam.ServicePrincipal('sagemaker.amazonaws.com'),
       description: `SageMaker execution role of ${model.endpointName}`,
     });
-    this.role.addToPolicy(
-      new iam.PolicyStatement({
-        actions: ['s3:GetObject'],
-        resources: prefixes.map((p) => props.artifacts.arnForObjects(`${p}*`)),
-      }),
-    );
+    const objectArns = prefixes.map((p) => props.artifacts.arnForObjects(`${p}*`));
+    this.role.addToPolicy(new iam.PolicyStatement({ actions: ['s3:GetObject'], resources: objectArns }));
     this.role.addToPolicy(
       new iam.PolicyStatement({
         actions: ['s3:ListBucket'],
@@ -91,9 +94,7 @@ export class InferenceEndpoint extends Construct {
     this.role.addToPolicy(
       new iam.PolicyStatement({
         actions: ['logs:CreateLogGroup', 'logs:CreateLogStream', 'logs:PutLogEvents'],
-        resources: [
-          stack.formatArn({ service: 'logs', resource: 'log-group', resourceName: '/aws/sagemaker/Endpoints/*', arnFormat: ArnFormat.COLON_RESOURCE_NAME }),
-        ],
+        resources: [logGroupArn],
       }),
     );
     this.role.addToPolicy(
@@ -103,6 +104,10 @@ export class InferenceEndpoint extends Construct {
         conditions: { StringLike: { 'cloudwatch:namespace': ['/aws/sagemaker/*', 'AWS/SageMaker'] } },
       }),
     );
+
+    acknowledgeWildcardResources(this.role, objectArns, 'Read access is limited to the exact prefix of each model version this endpoint serves; object names under it are not known at synth time.');
+    acknowledgeWildcardResources(this.role, ['*'], 'ecr:GetAuthorizationToken has no resource-level permissions, and cloudwatch:PutMetricData is limited by a cloudwatch:namespace condition to the SageMaker namespaces.');
+    acknowledgeWildcardResources(this.role, [logGroupArn], 'SageMaker writes to the log group /aws/sagemaker/Endpoints/<endpoint name>, whose log stream names (one per instance) are not known at synth time.');
 
     const models = new Map<string, sagemaker.CfnModel>();
     for (const version of versions) {
@@ -142,6 +147,14 @@ export class InferenceEndpoint extends Construct {
         modelDataDownloadTimeoutInSeconds: 1800,
       })),
     });
+
+    if (anyInstanceStorage) {
+      Validations.of(this.endpointConfig).acknowledge({
+        id: 'NIST.800.53.R5-SageMakerEndpointConfigurationKMSKeyConfigured',
+        reason:
+          'A variant runs on an instance type with NVMe instance storage (g5, p4d); SageMaker rejects KmsKeyId there, and the instance storage is encrypted at rest by the hardware.',
+      });
+    }
 
     this.alarms = new EndpointAlarms(this, 'Alarms', {
       endpointName: model.endpointName,

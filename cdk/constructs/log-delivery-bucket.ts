@@ -77,18 +77,5 @@ export class LogDeliveryBucket extends Construct {
       reason:
         'This bucket is itself the log destination; logging it into another bucket would only move the question one level down.',
     });
-    Validations.of(this.bucket).acknowledge({
-      id: 'NIST.800.53.R5-S3BucketLoggingEnabled',
-      reason: 'This bucket is itself the log destination (see AwsSolutions-S1).',
-    });
-    Validations.of(this.bucket).acknowledge({
-      id: 'NIST.800.53.R5-S3DefaultEncryptionKMS',
-      reason:
-        'S3 server access logging and CloudFront standard logging cannot deliver to SSE-KMS buckets, so log buckets use SSE-S3.',
-    });
-    Validations.of(this.bucket).acknowledge({
-      id: 'NIST.800.53.R5-S3BucketReplicationEnabled',
-      reason: 'Operational logs are not replicated across regions; their loss does not affect serving.',
-    });
   }
 }

@@ -42,6 +42,25 @@ export function healthProbeEvent(path: string): Record<string, unknown> {
   };
 }
 
+/** Eight NUL bytes separate the HTTP prelude from the body in a streamed Lambda response. */
+const PRELUDE_DELIMITER = '\u0000'.repeat(8);
+
+/**
+ * The HTTP status in a gateway response read through `Invoke`: either a buffered
+ * `{ statusCode, … }` object, or (the gateway uses `streamHandle`) the raw stream, whose JSON
+ * prelude precedes eight NUL bytes and the body. `undefined` when neither parses.
+ */
+export function probeStatus(payload: Uint8Array): number | undefined {
+  const text = new TextDecoder().decode(payload);
+  const cut = text.indexOf(PRELUDE_DELIMITER);
+  try {
+    const head = JSON.parse(cut >= 0 ? text.slice(0, cut) : text) as { statusCode?: unknown };
+    return typeof head.statusCode === 'number' ? head.statusCode : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * Invokes the new version once with a health request and reports `Succeeded` to CodeDeploy only
  * when it answers 200; anything else (function error, other status, unreadable payload) reports
@@ -59,10 +78,7 @@ export async function runPreTrafficHook(event: LifecycleHookEvent, options: PreT
         Payload: new TextEncoder().encode(JSON.stringify(healthProbeEvent(options.healthPath ?? '/healthz'))),
       }),
     );
-    if (!out.FunctionError && out.Payload) {
-      const body = JSON.parse(new TextDecoder().decode(out.Payload)) as { statusCode?: number };
-      if (body.statusCode === 200) status = 'Succeeded';
-    }
+    if (!out.FunctionError && out.Payload && probeStatus(out.Payload) === 200) status = 'Succeeded';
   } catch (err) {
     console.error(JSON.stringify({ msg: 'pre-traffic probe failed', error: (err as Error).message }));
   }

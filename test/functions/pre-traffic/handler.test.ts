@@ -38,6 +38,19 @@ describe('pre-traffic hook', () => {
     });
   });
 
+  it('reads the status from the prelude of a streamed response', async () => {
+    const streamed = new TextEncoder().encode(
+      `${JSON.stringify({ statusCode: 200, headers: { 'content-type': 'application/json' } })}${'\u0000'.repeat(8)}{"status":"ok"}`,
+    );
+    lambdaMock.on(InvokeCommand).resolves({ StatusCode: 200, Payload: streamed as never });
+    await expect(run()).resolves.toBe('Succeeded');
+  });
+
+  it('reports Failed when the payload is neither JSON nor a streamed prelude', async () => {
+    lambdaMock.on(InvokeCommand).resolves({ StatusCode: 200, Payload: new TextEncoder().encode('garbage') as never });
+    await expect(run()).resolves.toBe('Failed');
+  });
+
   it('reports Failed when the health probe answers 503', async () => {
     lambdaMock.on(InvokeCommand).resolves({ StatusCode: 200, Payload: payload({ statusCode: 503 }) as never });
     await expect(run()).resolves.toBe('Failed');

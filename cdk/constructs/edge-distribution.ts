@@ -1,0 +1,89 @@
+import { Validations } from 'aws-cdk-lib';
+import * as acm from 'aws-cdk-lib/aws-certificatemanager';
+import * as cloudfront from 'aws-cdk-lib/aws-cloudfront';
+import * as origins from 'aws-cdk-lib/aws-cloudfront-origins';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import type * as s3 from 'aws-cdk-lib/aws-s3';
+import { Construct } from 'constructs';
+
+/** The header the viewer's bearer token travels in to the gateway (see the class comment). */
+export const FORWARDED_AUTH_HEADER = 'x-sluice-authorization';
+
+export interface EdgeDistributionProps {
+  /** The gateway's function URL (IAM auth) on the alias `live`. */
+  readonly functionUrl: lambda.IFunctionUrl;
+  readonly domainNames: readonly string[];
+  /** ACM certificate in us-east-1 for `domainNames`. */
+  readonly certificateArn: string;
+  /** @default 'TLSv1.3_2025' */
+  readonly tlsPolicy?: 'TLSv1.3_2025' | 'TLSv1.2_2025';
+  /** ARN of the CLOUDFRONT-scope web ACL. */
+  readonly webAclArn: string;
+  /** Bucket for CloudFront standard logs (SSE-S3, ACLs enabled). */
+  readonly logBucket: s3.IBucket;
+}
+
+/**
+ * CloudFront on the custom domain in front of the gateway's function URL, with origin access
+ * control (SigV4) so the URL answers CloudFront only, TLS 1.3 only by default, HTTP/2 and
+ * HTTP/3, no caching anywhere (every `/v1/*` answer is per caller).
+ *
+ * OAC signs each origin request with SigV4 in the `Authorization` header, which replaces the
+ * viewer's `Authorization: Bearer …`. A viewer-request CloudFront Function therefore copies the
+ * bearer token into `x-sluice-authorization` first; the gateway reads the token from there when
+ * present. (WAF evaluates the original `Authorization` header before the function runs.)
+ */
+export class EdgeDistribution extends Construct {
+  public readonly distribution: cloudfront.Distribution;
+
+  constructor(scope: Construct, id: string, props: EdgeDistributionProps) {
+    super(scope, id);
+    if (props.domainNames.length === 0) throw new Error('EdgeDistribution: at least one domain name');
+
+    const moveToken = new cloudfront.Function(this, 'ForwardBearer', {
+      runtime: cloudfront.FunctionRuntime.JS_2_0,
+      comment: 'Carry the bearer token past the SigV4 Authorization header of OAC',
+      code: cloudfront.FunctionCode.fromInline(
+        [
+          'function handler(event) {',
+          '  var h = event.request.headers;',
+          `  delete h['${FORWARDED_AUTH_HEADER}'];`,
+          `  if (h.authorization) { h['${FORWARDED_AUTH_HEADER}'] = { value: h.authorization.value }; }`,
+          '  return event.request;',
+          '}',
+        ].join('\n'),
+      ),
+    });
+
+    const behavior: cloudfront.BehaviorOptions = {
+      origin: origins.FunctionUrlOrigin.withOriginAccessControl(props.functionUrl),
+      viewerProtocolPolicy: cloudfront.ViewerProtocolPolicy.HTTPS_ONLY,
+      allowedMethods: cloudfront.AllowedMethods.ALLOW_ALL,
+      cachePolicy: cloudfront.CachePolicy.CACHING_DISABLED,
+      originRequestPolicy: cloudfront.OriginRequestPolicy.ALL_VIEWER_EXCEPT_HOST_HEADER,
+      compress: false,
+      functionAssociations: [{ function: moveToken, eventType: cloudfront.FunctionEventType.VIEWER_REQUEST }],
+    };
+
+    this.distribution = new cloudfront.Distribution(this, 'Distribution', {
+      comment: 'Sluice gateway',
+      domainNames: [...props.domainNames],
+      certificate: acm.Certificate.fromCertificateArn(this, 'Certificate', props.certificateArn),
+      minimumProtocolVersion:
+        props.tlsPolicy === 'TLSv1.2_2025'
+          ? cloudfront.SecurityPolicyProtocol.TLS_V1_2_2025
+          : cloudfront.SecurityPolicyProtocol.TLS_V1_3_2025,
+      httpVersion: cloudfront.HttpVersion.HTTP2_AND_3,
+      webAclId: props.webAclArn,
+      enableLogging: true,
+      logBucket: props.logBucket,
+      logFilePrefix: 'cloudfront/',
+      defaultBehavior: behavior,
+      additionalBehaviors: { '/v1/*': behavior },
+    });
+    Validations.of(this.distribution).acknowledge({
+      id: 'AwsSolutions-CFR1',
+      reason: 'The API serves clients worldwide; geo restriction is a per-deployment policy, not a default.',
+    });
+  }
+}

@@ -1,0 +1,67 @@
+import { Duration } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import { Construct } from 'constructs';
+import type { ModelDeployment } from '../config/schema.js';
+import { EndpointMetrics } from './endpoint-alarms.js';
+import { gatewayErrorRate, gatewayMetric } from './gateway-alarms.js';
+
+export interface ObservabilityDashboardProps {
+  readonly models: readonly ModelDeployment[];
+  /** Alarms shown in the status widget. */
+  readonly alarms: readonly cloudwatch.IAlarm[];
+}
+
+/**
+ * One dashboard: alarm status, then per model the gateway's QPS, p99 latency, 5xx rate, batch
+ * size and queue wait (EMF), and per variant GPU and GPU memory utilization per GPU.
+ */
+export class ObservabilityDashboard extends Construct {
+  public readonly dashboard: cloudwatch.Dashboard;
+
+  constructor(scope: Construct, id: string, props: ObservabilityDashboardProps) {
+    super(scope, id);
+    this.dashboard = new cloudwatch.Dashboard(this, 'Dashboard', {
+      defaultInterval: Duration.hours(3),
+    });
+    this.dashboard.addWidgets(
+      new cloudwatch.AlarmStatusWidget({ title: 'Alarms', alarms: [...props.alarms], width: 24, height: 4 }),
+    );
+    for (const m of props.models) {
+      const endpoint = new EndpointMetrics(m.endpointName);
+      const qps = new cloudwatch.MathExpression({
+        expression: 'req / PERIOD(req)',
+        usingMetrics: { req: gatewayMetric(m.id, 'Requests', 'Sum') },
+        label: 'requests/s',
+        period: Duration.minutes(1),
+      });
+      this.dashboard.addWidgets(
+        new cloudwatch.TextWidget({ markdown: `## ${m.id} → ${m.endpointName}`, width: 24, height: 1 }),
+        new cloudwatch.GraphWidget({ title: 'QPS', left: [qps], width: 6 }),
+        new cloudwatch.GraphWidget({
+          title: 'p99 latency (ms)',
+          left: [gatewayMetric(m.id, 'Latency', 'p99')],
+          width: 6,
+        }),
+        new cloudwatch.GraphWidget({ title: 'Gateway 5xx %', left: [gatewayErrorRate(m.id)], width: 6 }),
+        new cloudwatch.GraphWidget({
+          title: 'Batch size / queue wait p99 (ms)',
+          left: [gatewayMetric(m.id, 'BatchSize', 'Average')],
+          right: [gatewayMetric(m.id, 'QueueWait', 'p99')],
+          width: 6,
+        }),
+        new cloudwatch.GraphWidget({
+          title: 'GPU utilization per GPU (%)',
+          left: m.variants.map((v) => endpoint.gpuPerGpu(v)),
+          leftYAxis: { min: 0, max: 100 },
+          width: 12,
+        }),
+        new cloudwatch.GraphWidget({
+          title: 'GPU memory per GPU (%)',
+          left: m.variants.map((v) => endpoint.gpuPerGpu(v, 'GPUMemoryUtilization')),
+          leftYAxis: { min: 0, max: 100 },
+          width: 12,
+        }),
+      );
+    }
+  }
+}

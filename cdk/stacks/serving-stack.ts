@@ -1,0 +1,112 @@
+import { Duration, Stack, type StackProps } from 'aws-cdk-lib';
+import type * as kms from 'aws-cdk-lib/aws-kms';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import type * as sns from 'aws-cdk-lib/aws-sns';
+import type { Construct } from 'constructs';
+import { gatewayCatalogue } from '../config/gateway-catalogue.js';
+import type { SluiceConfig } from '../config/schema.js';
+import { EdgeDistribution } from '../constructs/edge-distribution.js';
+import { GatewayAlarms } from '../constructs/gateway-alarms.js';
+import { GatewayFunction } from '../constructs/gateway-function.js';
+import { GatewayNetwork } from '../constructs/gateway-network.js';
+import type { Identity } from '../constructs/identity.js';
+import { InferenceEndpoint } from '../constructs/inference-endpoint.js';
+import { ObservabilityDashboard } from '../constructs/observability-dashboard.js';
+import { TrafficShifter } from '../constructs/traffic-shifter.js';
+
+export interface ServingStackProps extends StackProps {
+  readonly config: SluiceConfig;
+  readonly key: kms.IKey;
+  /** ARN of the artifact bucket (an import of the data stack's export). */
+  readonly artifactsBucketArn: string;
+  readonly topic: sns.ITopic;
+  readonly identity: Identity;
+  readonly webAclArn: string;
+  readonly edgeLogBucket: s3.IBucket;
+}
+
+/**
+ * The request path: GPU endpoints per model, the traffic shifter, the gateway on Managed
+ * Instances with its canary deployment, CloudFront in front, and the alarms and dashboard.
+ */
+export class ServingStack extends Stack {
+  public readonly endpoints: InferenceEndpoint[];
+  public readonly shifter: TrafficShifter;
+  public readonly gateway: GatewayFunction;
+  public readonly edge: EdgeDistribution;
+
+  constructor(scope: Construct, id: string, props: ServingStackProps) {
+    super(scope, id, props);
+    const { config } = props;
+    const artifacts = s3.Bucket.fromBucketArn(this, 'ArtifactsBucket', props.artifactsBucketArn);
+
+    this.endpoints = config.models.map(
+      (model, n) =>
+        new InferenceEndpoint(this, `Model${n}`, {
+          model,
+          artifacts,
+          key: props.key,
+          canary: config.canary,
+          thresholds: config.alarms,
+          topic: props.topic,
+        }),
+    );
+
+    this.shifter = new TrafficShifter(this, 'TrafficShifter', {
+      endpoints: this.endpoints.map((e) => ({
+        endpointName: e.endpointName,
+        endpointArn: e.endpointArn,
+        rollbackAlarms: e.alarms.rollback,
+      })),
+      steps: config.canary.steps,
+      bakeTime: Duration.minutes(config.canary.bakeMinutes),
+      key: props.key,
+    });
+
+    const gatewayAlarms = new GatewayAlarms(this, 'GatewayAlarms', {
+      models: config.models.map((m) => m.id),
+      thresholds: config.alarms,
+      topic: props.topic,
+    });
+
+    const network = new GatewayNetwork(this, 'Network', { key: props.key });
+    const { identity } = props;
+    this.gateway = new GatewayFunction(this, 'Gateway', {
+      environment: {
+        SLUICE_CONFIG_JSON: JSON.stringify(gatewayCatalogue(config)),
+        SLUICE_AUTH_ISSUER: identity.issuer,
+        SLUICE_AUTH_JWKS_URL: identity.jwksUrl,
+        SLUICE_AUTH_CLIENT_IDS: `${identity.userClient.userPoolClientId},${identity.serviceClient.userPoolClientId}`,
+        SLUICE_TRAFFIC_STATE_MACHINE_ARN: this.shifter.stateMachine.stateMachineArn,
+        SLUICE_METRICS: 'emf',
+      },
+      endpointArns: this.endpoints.map((e) => e.endpointArn),
+      trafficStateMachineArn: this.shifter.stateMachine.stateMachineArn,
+      vpcSubnets: network.privateSubnets,
+      securityGroup: network.securityGroup,
+      key: props.key,
+      rollbackAlarms: gatewayAlarms.rollback,
+      canaryPercent: config.canary.percentage,
+      bakeTime: Duration.minutes(config.canary.bakeMinutes),
+      maxConcurrency: config.gateway.maxConcurrency,
+      memoryGiBPerVCpu: config.gateway.memoryGiBPerVCpu,
+      memoryMiB: config.gateway.memoryMiB,
+      maxVCpu: config.gateway.maxVCpu,
+      cpuTargetPercent: config.gateway.cpuTargetPercent,
+    });
+
+    this.edge = new EdgeDistribution(this, 'Edge', {
+      functionUrl: this.gateway.functionUrl,
+      domainNames: config.edge.domainNames,
+      certificateArn: config.edge.certificateArn,
+      tlsPolicy: config.edge.tlsPolicy,
+      webAclArn: props.webAclArn,
+      logBucket: props.edgeLogBucket,
+    });
+
+    new ObservabilityDashboard(this, 'Observability', {
+      models: config.models,
+      alarms: [...this.endpoints.flatMap((e) => e.alarms.all), ...gatewayAlarms.all],
+    });
+  }
+}
