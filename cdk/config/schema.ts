@@ -129,6 +129,11 @@ export const sluiceConfigSchema = z.strictObject({
   account: awsAccount.default('111111111111'),
   /** Region of the endpoints and the gateway. The edge (CloudFront, WAF) is always us-east-1. */
   region: awsRegion.default('us-east-1'),
+  /**
+   * Availability zones of the gateway VPC; explicit so synth needs no AWS lookup.
+   * @default the region's a, b and c zones
+   */
+  availabilityZones: z.array(z.string().regex(/^[a-z]{2}(-gov)?-[a-z]+-\d[a-z]$/)).min(2).max(6).optional(),
   /** Prefix of stack names. @default 'Sluice' */
   prefix: z.string().regex(/^[A-Za-z][A-Za-z0-9]{0,20}$/).default('Sluice'),
   models: z

@@ -7,8 +7,8 @@ import { Construct } from 'constructs';
 export interface GatewayNetworkProps {
   /** Key of the flow-log group. */
   readonly key: kms.IKey;
-  /** Availability zones (Managed Instances spread instances across them). @default 3 */
-  readonly maxAzs?: number;
+  /** Availability zones (Managed Instances spread instances across them). */
+  readonly availabilityZones: readonly string[];
 }
 
 /**
@@ -22,13 +22,14 @@ export class GatewayNetwork extends Construct {
 
   constructor(scope: Construct, id: string, props: GatewayNetworkProps) {
     super(scope, id);
+    if (props.availabilityZones.length < 2) throw new Error('GatewayNetwork: at least two availability zones');
     const flowLogs = new logs.LogGroup(this, 'FlowLogs', {
       encryptionKey: props.key,
       retention: logs.RetentionDays.ONE_YEAR,
       removalPolicy: RemovalPolicy.RETAIN,
     });
     this.vpc = new ec2.Vpc(this, 'Vpc', {
-      maxAzs: props.maxAzs ?? 3,
+      availabilityZones: [...props.availabilityZones],
       natGateways: 1,
       subnetConfiguration: [
         { name: 'public', subnetType: ec2.SubnetType.PUBLIC, cidrMask: 24 },

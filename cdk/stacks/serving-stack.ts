@@ -69,7 +69,10 @@ export class ServingStack extends Stack {
       topic: props.topic,
     });
 
-    const network = new GatewayNetwork(this, 'Network', { key: props.key });
+    const network = new GatewayNetwork(this, 'Network', {
+      key: props.key,
+      availabilityZones: config.availabilityZones ?? ['a', 'b', 'c'].map((z) => `${config.region}${z}`),
+    });
     const { identity } = props;
     this.gateway = new GatewayFunction(this, 'Gateway', {
       environment: {

@@ -20,10 +20,12 @@ export interface BuildOptions {
 
 /**
  * Feature flags the constructs rely on: access logging by bucket policy (not the
- * LogDeliveryWrite ACL, which needs ObjectWriter ownership).
+ * LogDeliveryWrite ACL, which needs ObjectWriter ownership), and strong cross-stack references
+ * (an export cannot be removed while a stack still imports it).
  */
 export const FEATURE_FLAGS: Record<string, unknown> = {
   '@aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy': true,
+  '@aws-cdk/core:defaultCrossStackReferences': 'strong',
 };
 
 /**
@@ -33,6 +35,11 @@ export const FEATURE_FLAGS: Record<string, unknown> = {
 export function buildSluiceApp(app: App, config: SluiceConfig, options: BuildOptions = {}): SluiceStacks {
   for (const [flag, value] of Object.entries(FEATURE_FLAGS)) {
     if (app.node.tryGetContext(flag) === undefined) app.node.setContext(flag, value);
+  }
+  // Pin the zones so the VPC needs no lookup (and no credentials) at synth time.
+  const azKey = `availability-zones:account=${config.account}:region=${config.region}`;
+  if (app.node.tryGetContext(azKey) === undefined) {
+    app.node.setContext(azKey, config.availabilityZones ?? ['a', 'b', 'c'].map((z) => `${config.region}${z}`));
   }
   const env = { account: config.account, region: config.region };
   const p = config.prefix;
