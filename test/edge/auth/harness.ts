@@ -26,7 +26,7 @@ export class StubInvoker implements ModelInvoker {
       },
     ];
   }
-  async *invokeStream(): AsyncIterable<unknown> {
+  async *invokeStream(_opts?: InvokeOptions): AsyncIterable<unknown> {
     yield { token: { id: 1, text: 'ok', special: false } };
     yield {
       token: { id: 2, text: '', special: true },
@@ -34,7 +34,7 @@ export class StubInvoker implements ModelInvoker {
       details: { finish_reason: 'eos_token', generated_tokens: 1, prompt_tokens: 1 },
     };
   }
-  async checkReady(): Promise<void> {}
+  async checkReady(_endpoint?: string): Promise<void> {}
 }
 
 /** Who a test token speaks for: a role, or explicit claims. */
@@ -55,7 +55,9 @@ export interface IdentityHarness {
   jwks: LoopbackServer;
   verifier: TokenVerifier;
   token(spec: TokenSpec): Promise<string>;
-  app(overrides?: Partial<AppDeps> & { config?: GatewayConfigInput }): ReturnType<typeof createApp>;
+  app(
+    overrides?: Omit<Partial<AppDeps>, 'config'> & { config?: Partial<GatewayConfigInput> },
+  ): ReturnType<typeof createApp>;
   close(): Promise<void>;
 }
 
