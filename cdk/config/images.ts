@@ -57,7 +57,10 @@ export const TEI_IMAGE = {
  *
  * @throws Error when the region has no registry for that image.
  */
-export function containerImageUri(model: Pick<ModelDeployment, 'kind' | 'imageTag'>, region: string): string {
+export function containerImageUri(
+  model: Pick<ModelDeployment, 'kind' | 'imageTag'>,
+  region: string,
+): string {
   const image = model.kind === 'embedding' ? TEI_IMAGE : LMI_IMAGE;
   const account = image.registries[region];
   if (!account) {

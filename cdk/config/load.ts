@@ -22,12 +22,16 @@ export function loadSluiceConfig(node: Node): SluiceConfig {
 export function parseSluiceConfig(raw: unknown): SluiceConfig {
   const result = sluiceConfigSchema.safeParse(raw);
   if (!result.success) {
-    throw new Error(`Invalid "${CONTEXT_KEY}" context in cdk.json:\n${z.prettifyError(result.error)}`);
+    throw new Error(
+      `Invalid "${CONTEXT_KEY}" context in cdk.json:\n${z.prettifyError(result.error)}`,
+    );
   }
   const endpoints = new Set<string>();
   for (const m of result.data.models) {
     if (endpoints.has(m.endpointName)) {
-      throw new Error(`Invalid "${CONTEXT_KEY}" context: endpointName ${m.endpointName} is used twice`);
+      throw new Error(
+        `Invalid "${CONTEXT_KEY}" context: endpointName ${m.endpointName} is used twice`,
+      );
     }
     endpoints.add(m.endpointName);
   }

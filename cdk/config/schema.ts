@@ -33,7 +33,9 @@ export const GPU_INSTANCE_TYPES = {
 
 export type GpuInstanceType = keyof typeof GPU_INSTANCE_TYPES;
 
-const instanceType = z.enum(Object.keys(GPU_INSTANCE_TYPES) as [GpuInstanceType, ...GpuInstanceType[]]);
+const instanceType = z.enum(
+  Object.keys(GPU_INSTANCE_TYPES) as [GpuInstanceType, ...GpuInstanceType[]],
+);
 
 /** One production variant of a model's endpoint: a GPU class with its own fleet and bounds. */
 export const variantSchema = z
@@ -54,16 +56,22 @@ export const variantSchema = z
      * variant on a newer version is how a new model version is rolled out as a canary.
      * @default the model's `version`
      */
-    version: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/).optional(),
+    version: z
+      .string()
+      .regex(/^[A-Za-z0-9._-]{1,64}$/)
+      .optional(),
   })
   .refine((v) => v.minCapacity <= v.maxCapacity, {
     message: 'minCapacity exceeds maxCapacity',
     path: ['minCapacity'],
   })
-  .refine((v) => v.initialInstanceCount >= v.minCapacity && v.initialInstanceCount <= v.maxCapacity, {
-    message: 'initialInstanceCount must lie within [minCapacity, maxCapacity]',
-    path: ['initialInstanceCount'],
-  });
+  .refine(
+    (v) => v.initialInstanceCount >= v.minCapacity && v.initialInstanceCount <= v.maxCapacity,
+    {
+      message: 'initialInstanceCount must lie within [minCapacity, maxCapacity]',
+      path: ['initialInstanceCount'],
+    },
+  );
 
 export const modelSchema = z
   .strictObject({
@@ -74,7 +82,10 @@ export const modelSchema = z
     /** `chat`/`completion` run on the LMI (vLLM) container; `embedding` on TEI. */
     kind: z.enum(['chat', 'completion', 'embedding']),
     /** Default model version: the artifact prefix `models/<id>/<version>/` in the hot tier. */
-    version: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/).default('v1'),
+    version: z
+      .string()
+      .regex(/^[A-Za-z0-9._-]{1,64}$/)
+      .default('v1'),
     /** Container image tag override; the default is the pinned DLC for the kind. */
     imageTag: z.string().min(1).optional(),
     /** Extra container environment (e.g. `OPTION_TENSOR_PARALLEL_DEGREE`). @default {} */
@@ -133,9 +144,16 @@ export const sluiceConfigSchema = z.strictObject({
    * Availability zones of the gateway VPC; explicit so synth needs no AWS lookup.
    * @default the region's a, b and c zones
    */
-  availabilityZones: z.array(z.string().regex(/^[a-z]{2}(-gov)?-[a-z]+-\d[a-z]$/)).min(2).max(6).optional(),
+  availabilityZones: z
+    .array(z.string().regex(/^[a-z]{2}(-gov)?-[a-z]+-\d[a-z]$/))
+    .min(2)
+    .max(6)
+    .optional(),
   /** Prefix of stack names. @default 'Sluice' */
-  prefix: z.string().regex(/^[A-Za-z][A-Za-z0-9]{0,20}$/).default('Sluice'),
+  prefix: z
+    .string()
+    .regex(/^[A-Za-z][A-Za-z0-9]{0,20}$/)
+    .default('Sluice'),
   models: z
     .array(modelSchema)
     .min(1)
@@ -210,8 +228,13 @@ export const sluiceConfigSchema = z.strictObject({
       /** ACM certificate in us-east-1 covering `domainNames`. */
       certificateArn: z
         .string()
-        .regex(/^arn:aws[a-z-]*:acm:us-east-1:\d{12}:certificate\/[A-Za-z0-9-]+$/, 'must be an ACM certificate ARN in us-east-1')
-        .default('arn:aws:acm:us-east-1:111111111111:certificate/00000000-0000-0000-0000-000000000000'),
+        .regex(
+          /^arn:aws[a-z-]*:acm:us-east-1:\d{12}:certificate\/[A-Za-z0-9-]+$/,
+          'must be an ACM certificate ARN in us-east-1',
+        )
+        .default(
+          'arn:aws:acm:us-east-1:111111111111:certificate/00000000-0000-0000-0000-000000000000',
+        ),
       /** `TLSv1.3_2025` (TLS 1.3 only) or `TLSv1.2_2025` for older clients. @default 'TLSv1.3_2025' */
       tlsPolicy: z.enum(['TLSv1.3_2025', 'TLSv1.2_2025']).default('TLSv1.3_2025'),
       /** Fleet-wide requests per 5 minutes per `Authorization` value. @default 2000 */
@@ -221,7 +244,11 @@ export const sluiceConfigSchema = z.strictObject({
   identity: z
     .strictObject({
       /** Cognito hosted-domain prefix (globally unique per region). @default 'sluice-auth' */
-      domainPrefix: z.string().regex(/^[a-z0-9](-*[a-z0-9])*$/).max(63).default('sluice-auth'),
+      domainPrefix: z
+        .string()
+        .regex(/^[a-z0-9](-*[a-z0-9])*$/)
+        .max(63)
+        .default('sluice-auth'),
       /** Redirect URLs of the authorization-code client. */
       callbackUrls: z.array(z.url()).min(1).default(['https://api.sluice.example.com/callback']),
     })

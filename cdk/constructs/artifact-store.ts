@@ -37,7 +37,9 @@ export class ArtifactStore extends Construct {
     const cold = props.coldAfterDays ?? 90;
     const expire = props.expireAfterDays ?? 730;
     if (warm < 30 || cold < warm + 30 || expire <= cold) {
-      throw new Error('ArtifactStore: need warmAfterDays >= 30, coldAfterDays >= warm + 30, expireAfterDays > cold');
+      throw new Error(
+        'ArtifactStore: need warmAfterDays >= 30, coldAfterDays >= warm + 30, expireAfterDays > cold',
+      );
     }
     const stack = Stack.of(this);
 
@@ -52,7 +54,13 @@ export class ArtifactStore extends Construct {
       new iam.PolicyStatement({
         sid: 'CloudWatchLogsOfThisAccount',
         principals: [new iam.ServicePrincipal(`logs.${stack.region}.amazonaws.com`)],
-        actions: ['kms:Encrypt*', 'kms:Decrypt*', 'kms:ReEncrypt*', 'kms:GenerateDataKey*', 'kms:Describe*'],
+        actions: [
+          'kms:Encrypt*',
+          'kms:Decrypt*',
+          'kms:ReEncrypt*',
+          'kms:GenerateDataKey*',
+          'kms:Describe*',
+        ],
         resources: ['*'],
         conditions: {
           ArnLike: {
@@ -98,7 +106,10 @@ export class ArtifactStore extends Construct {
         {
           id: 'warm-then-cold-noncurrent',
           noncurrentVersionTransitions: [
-            { storageClass: s3.StorageClass.INFREQUENT_ACCESS, transitionAfter: Duration.days(warm) },
+            {
+              storageClass: s3.StorageClass.INFREQUENT_ACCESS,
+              transitionAfter: Duration.days(warm),
+            },
             { storageClass: s3.StorageClass.GLACIER, transitionAfter: Duration.days(cold) },
           ],
           noncurrentVersionExpiration: Duration.days(expire),
@@ -107,7 +118,9 @@ export class ArtifactStore extends Construct {
         {
           id: 'cold-archive',
           prefix: 'archive/',
-          transitions: [{ storageClass: s3.StorageClass.DEEP_ARCHIVE, transitionAfter: Duration.days(0) }],
+          transitions: [
+            { storageClass: s3.StorageClass.DEEP_ARCHIVE, transitionAfter: Duration.days(0) },
+          ],
         },
       ],
     });

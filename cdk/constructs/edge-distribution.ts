@@ -38,7 +38,8 @@ export class EdgeDistribution extends Construct {
 
   constructor(scope: Construct, id: string, props: EdgeDistributionProps) {
     super(scope, id);
-    if (props.domainNames.length === 0) throw new Error('EdgeDistribution: at least one domain name');
+    if (props.domainNames.length === 0)
+      throw new Error('EdgeDistribution: at least one domain name');
 
     const moveToken = new cloudfront.Function(this, 'ForwardBearer', {
       runtime: cloudfront.FunctionRuntime.JS_2_0,
@@ -62,7 +63,9 @@ export class EdgeDistribution extends Construct {
       cachePolicy: cloudfront.CachePolicy.CACHING_DISABLED,
       originRequestPolicy: cloudfront.OriginRequestPolicy.ALL_VIEWER_EXCEPT_HOST_HEADER,
       compress: false,
-      functionAssociations: [{ function: moveToken, eventType: cloudfront.FunctionEventType.VIEWER_REQUEST }],
+      functionAssociations: [
+        { function: moveToken, eventType: cloudfront.FunctionEventType.VIEWER_REQUEST },
+      ],
     };
 
     this.distribution = new cloudfront.Distribution(this, 'Distribution', {
@@ -83,7 +86,8 @@ export class EdgeDistribution extends Construct {
     });
     Validations.of(this.distribution).acknowledge({
       id: 'AwsSolutions-CFR1',
-      reason: 'The API serves clients worldwide; geo restriction is a per-deployment policy, not a default.',
+      reason:
+        'The API serves clients worldwide; geo restriction is a per-deployment policy, not a default.',
     });
   }
 }

@@ -23,7 +23,8 @@ export class EdgeSecurity extends Construct {
 
   constructor(scope: Construct, id: string, props: EdgeSecurityProps) {
     super(scope, id);
-    if (props.rateLimitPer5Min < 10) throw new Error('EdgeSecurity: rateLimitPer5Min must be at least 10');
+    if (props.rateLimitPer5Min < 10)
+      throw new Error('EdgeSecurity: rateLimitPer5Min must be at least 10');
     const stack = Stack.of(this);
     if (!Token.isUnresolved(stack.region) && stack.region !== 'us-east-1') {
       throw new Error('EdgeSecurity: a CLOUDFRONT web ACL must be created in us-east-1');
@@ -41,7 +42,10 @@ export class EdgeSecurity extends Construct {
         actions: ['s3:PutObject'],
         resources: [this.logBucket.arnForObjects(`AWSLogs/${stack.account}/*`)],
         conditions: {
-          StringEquals: { 's3:x-amz-acl': 'bucket-owner-full-control', 'aws:SourceAccount': stack.account },
+          StringEquals: {
+            's3:x-amz-acl': 'bucket-owner-full-control',
+            'aws:SourceAccount': stack.account,
+          },
         },
       }),
     );
@@ -88,7 +92,14 @@ export class EdgeSecurity extends Construct {
               limit: props.rateLimitPer5Min,
               evaluationWindowSec: 300,
               aggregateKeyType: 'CUSTOM_KEYS',
-              customKeys: [{ header: { name: 'authorization', textTransformations: [{ priority: 0, type: 'NONE' }] } }],
+              customKeys: [
+                {
+                  header: {
+                    name: 'authorization',
+                    textTransformations: [{ priority: 0, type: 'NONE' }],
+                  },
+                },
+              ],
             },
           },
           visibilityConfig: visibility('sluice-rate-per-token'),

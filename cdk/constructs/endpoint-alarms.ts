@@ -3,7 +3,11 @@ import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as actions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
-import { GPU_INSTANCE_TYPES, type AlarmThresholds, type VariantDeployment } from '../config/schema.js';
+import {
+  GPU_INSTANCE_TYPES,
+  type AlarmThresholds,
+  type VariantDeployment,
+} from '../config/schema.js';
 
 /** Namespace of SageMaker's per-instance (GPU, CPU, memory) endpoint metrics. */
 export const SAGEMAKER_INSTANCE_NAMESPACE = '/aws/sagemaker/Endpoints';
@@ -24,7 +28,12 @@ export interface EndpointAlarmsProps {
 export class EndpointMetrics {
   constructor(private readonly endpointName: string) {}
 
-  private metric(namespace: string, metricName: string, variant: string, statistic: string): cloudwatch.Metric {
+  private metric(
+    namespace: string,
+    metricName: string,
+    variant: string,
+    statistic: string,
+  ): cloudwatch.Metric {
     return new cloudwatch.Metric({
       namespace,
       metricName,
@@ -41,7 +50,9 @@ export class EndpointMetrics {
     const id = `${metricName === 'GPUUtilization' ? 'gpu' : 'mem'}_${variant.name.replace(/-/g, '_')}`;
     return new cloudwatch.MathExpression({
       expression: `${id} / ${gpus}`,
-      usingMetrics: { [id]: this.metric(SAGEMAKER_INSTANCE_NAMESPACE, metricName, variant.name, 'Average') },
+      usingMetrics: {
+        [id]: this.metric(SAGEMAKER_INSTANCE_NAMESPACE, metricName, variant.name, 'Average'),
+      },
       label: `${variant.name} ${metricName} per GPU`,
       period: Duration.minutes(1),
     });

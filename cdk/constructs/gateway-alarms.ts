@@ -9,7 +9,11 @@ import type { AlarmThresholds } from '../config/schema.js';
 export const GATEWAY_NAMESPACE = 'Sluice/Gateway';
 
 /** The gateway's EMF metrics of one model. */
-export function gatewayMetric(model: string, metricName: string, statistic: string): cloudwatch.Metric {
+export function gatewayMetric(
+  model: string,
+  metricName: string,
+  statistic: string,
+): cloudwatch.Metric {
   return new cloudwatch.Metric({
     namespace: GATEWAY_NAMESPACE,
     metricName,
@@ -23,7 +27,10 @@ export function gatewayMetric(model: string, metricName: string, statistic: stri
 export function gatewayErrorRate(model: string): cloudwatch.MathExpression {
   return new cloudwatch.MathExpression({
     expression: 'IF(req > 0, 100 * err / req, 0)',
-    usingMetrics: { err: gatewayMetric(model, 'Errors5xx', 'Sum'), req: gatewayMetric(model, 'Requests', 'Sum') },
+    usingMetrics: {
+      err: gatewayMetric(model, 'Errors5xx', 'Sum'),
+      req: gatewayMetric(model, 'Requests', 'Sum'),
+    },
     label: `${model} gateway 5xx %`,
     period: Duration.minutes(1),
   });

@@ -24,7 +24,8 @@ export const BUNDLING: BundlingOptions = {
   minify: true,
   sourceMap: true,
   mainFields: ['module', 'main'],
-  banner: "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);",
+  banner:
+    "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);",
   externalModules: [],
 };
 
@@ -91,11 +92,20 @@ export class GatewayFunction extends Construct {
     logGroup.grantWrite(role);
     role.addToPolicy(
       new iam.PolicyStatement({
-        actions: ['sagemaker:InvokeEndpoint', 'sagemaker:InvokeEndpointWithResponseStream', 'sagemaker:DescribeEndpoint'],
+        actions: [
+          'sagemaker:InvokeEndpoint',
+          'sagemaker:InvokeEndpointWithResponseStream',
+          'sagemaker:DescribeEndpoint',
+        ],
         resources: [...props.endpointArns],
       }),
     );
-    role.addToPolicy(new iam.PolicyStatement({ actions: ['states:StartExecution'], resources: [props.trafficStateMachineArn] }));
+    role.addToPolicy(
+      new iam.PolicyStatement({
+        actions: ['states:StartExecution'],
+        resources: [props.trafficStateMachineArn],
+      }),
+    );
 
     this.function = new NodejsFunction(this, 'Function', {
       entry: props.entry ?? path.join(REPO_ROOT, 'functions/gateway/handler.ts'),
@@ -134,7 +144,10 @@ export class GatewayFunction extends Construct {
         'The operator role of a Lambda capacity provider must carry the AWS managed policy AWSLambdaManagedEC2ResourceOperator (Lambda Managed Instances documentation); AWS keeps its EC2 actions scoped to instances Lambda manages.',
     });
 
-    this.alias = new lambda.Alias(this, 'Live', { aliasName: 'live', version: this.function.currentVersion });
+    this.alias = new lambda.Alias(this, 'Live', {
+      aliasName: 'live',
+      version: this.function.currentVersion,
+    });
     this.functionUrl = this.alias.addFunctionUrl({
       authType: lambda.FunctionUrlAuthType.AWS_IAM,
       invokeMode: lambda.InvokeMode.RESPONSE_STREAM,
@@ -159,14 +172,20 @@ export class GatewayFunction extends Construct {
       logGroup: hookLogs,
       // Each deployment publishes a new version, and this variable follows it, so the hook
       // always probes the version CodeDeploy is about to shift traffic to.
-      environment: { TARGET_VERSION_ARN: this.function.currentVersion.functionArn, HEALTH_PATH: '/healthz' },
+      environment: {
+        TARGET_VERSION_ARN: this.function.currentVersion.functionArn,
+        HEALTH_PATH: '/healthz',
+      },
       projectRoot: REPO_ROOT,
       depsLockFilePath: path.join(REPO_ROOT, 'package-lock.json'),
       bundling: BUNDLING,
       description: 'Sluice gateway pre-traffic hook',
     });
     hookRole.addToPolicy(
-      new iam.PolicyStatement({ actions: ['lambda:InvokeFunction'], resources: [this.function.currentVersion.functionArn] }),
+      new iam.PolicyStatement({
+        actions: ['lambda:InvokeFunction'],
+        resources: [this.function.currentVersion.functionArn],
+      }),
     );
 
     const config = new codedeploy.LambdaDeploymentConfig(this, 'Canary', {

@@ -22,7 +22,8 @@ export class GatewayNetwork extends Construct {
 
   constructor(scope: Construct, id: string, props: GatewayNetworkProps) {
     super(scope, id);
-    if (props.availabilityZones.length < 2) throw new Error('GatewayNetwork: at least two availability zones');
+    if (props.availabilityZones.length < 2)
+      throw new Error('GatewayNetwork: at least two availability zones');
     const flowLogs = new logs.LogGroup(this, 'FlowLogs', {
       encryptionKey: props.key,
       retention: logs.RetentionDays.ONE_YEAR,
@@ -36,7 +37,10 @@ export class GatewayNetwork extends Construct {
         { name: 'gateway', subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS, cidrMask: 20 },
       ],
       flowLogs: {
-        all: { destination: ec2.FlowLogDestination.toCloudWatchLogs(flowLogs), trafficType: ec2.FlowLogTrafficType.ALL },
+        all: {
+          destination: ec2.FlowLogDestination.toCloudWatchLogs(flowLogs),
+          trafficType: ec2.FlowLogTrafficType.ALL,
+        },
       },
     });
     this.securityGroup = new ec2.SecurityGroup(this, 'GatewaySg', {

@@ -68,12 +68,18 @@ export class Identity extends Construct {
     }
 
     const scopes = Object.entries(SCOPES).map(
-      ([name, description]) => new cognito.ResourceServerScope({ scopeName: name, scopeDescription: description }),
+      ([name, description]) =>
+        new cognito.ResourceServerScope({ scopeName: name, scopeDescription: description }),
     );
-    const server = this.userPool.addResourceServer('Inference', { identifier: 'inference', scopes });
+    const server = this.userPool.addResourceServer('Inference', {
+      identifier: 'inference',
+      scopes,
+    });
     const oauthScopes = scopes.map((s) => cognito.OAuthScope.resourceServer(server, s));
 
-    this.domain = this.userPool.addDomain('Domain', { cognitoDomain: { domainPrefix: props.domainPrefix } });
+    this.domain = this.userPool.addDomain('Domain', {
+      cognitoDomain: { domainPrefix: props.domainPrefix },
+    });
 
     this.userClient = this.userPool.addClient('AuthorizationCode', {
       generateSecret: false,

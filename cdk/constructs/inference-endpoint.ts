@@ -53,7 +53,11 @@ export class InferenceEndpoint extends Construct {
     const stack = Stack.of(this);
     this.endpointName = model.endpointName;
     // SageMaker lower-cases names in ARNs; the config schema only admits lower-case names.
-    this.endpointArn = stack.formatArn({ service: 'sagemaker', resource: 'endpoint', resourceName: model.endpointName });
+    this.endpointArn = stack.formatArn({
+      service: 'sagemaker',
+      resource: 'endpoint',
+      resourceName: model.endpointName,
+    });
 
     const logGroupArn = stack.formatArn({
       service: 'logs',
@@ -69,7 +73,9 @@ export class InferenceEndpoint extends Construct {
       description: `SageMaker execution role of ${model.endpointName}`,
     });
     const objectArns = prefixes.map((p) => props.artifacts.arnForObjects(`${p}*`));
-    this.role.addToPolicy(new iam.PolicyStatement({ actions: ['s3:GetObject'], resources: objectArns }));
+    this.role.addToPolicy(
+      new iam.PolicyStatement({ actions: ['s3:GetObject'], resources: objectArns }),
+    );
     this.role.addToPolicy(
       new iam.PolicyStatement({
         actions: ['s3:ListBucket'],
@@ -77,7 +83,9 @@ export class InferenceEndpoint extends Construct {
         conditions: { StringLike: { 's3:prefix': prefixes.map((p) => `${p}*`) } },
       }),
     );
-    this.role.addToPolicy(new iam.PolicyStatement({ actions: ['kms:Decrypt'], resources: [props.key.keyArn] }));
+    this.role.addToPolicy(
+      new iam.PolicyStatement({ actions: ['kms:Decrypt'], resources: [props.key.keyArn] }),
+    );
     this.role.addToPolicy(
       new iam.PolicyStatement({
         actions: ['ecr:BatchGetImage', 'ecr:GetDownloadUrlForLayer'],
@@ -101,13 +109,27 @@ export class InferenceEndpoint extends Construct {
       new iam.PolicyStatement({
         actions: ['cloudwatch:PutMetricData'],
         resources: ['*'],
-        conditions: { StringLike: { 'cloudwatch:namespace': ['/aws/sagemaker/*', 'AWS/SageMaker'] } },
+        conditions: {
+          StringLike: { 'cloudwatch:namespace': ['/aws/sagemaker/*', 'AWS/SageMaker'] },
+        },
       }),
     );
 
-    acknowledgeWildcardResources(this.role, objectArns, 'Read access is limited to the exact prefix of each model version this endpoint serves; object names under it are not known at synth time.');
-    acknowledgeWildcardResources(this.role, ['*'], 'ecr:GetAuthorizationToken has no resource-level permissions, and cloudwatch:PutMetricData is limited by a cloudwatch:namespace condition to the SageMaker namespaces.');
-    acknowledgeWildcardResources(this.role, [logGroupArn], 'SageMaker writes to the log group /aws/sagemaker/Endpoints/<endpoint name>, whose log stream names (one per instance) are not known at synth time.');
+    acknowledgeWildcardResources(
+      this.role,
+      objectArns,
+      'Read access is limited to the exact prefix of each model version this endpoint serves; object names under it are not known at synth time.',
+    );
+    acknowledgeWildcardResources(
+      this.role,
+      ['*'],
+      'ecr:GetAuthorizationToken has no resource-level permissions, and cloudwatch:PutMetricData is limited by a cloudwatch:namespace condition to the SageMaker namespaces.',
+    );
+    acknowledgeWildcardResources(
+      this.role,
+      [logGroupArn],
+      'SageMaker writes to the log group /aws/sagemaker/Endpoints/<endpoint name>, whose log stream names (one per instance) are not known at synth time.',
+    );
 
     const models = new Map<string, sagemaker.CfnModel>();
     for (const version of versions) {
@@ -134,7 +156,9 @@ export class InferenceEndpoint extends Construct {
     // g5 and p4d carry NVMe instance storage, and SageMaker rejects a KmsKeyId for ML storage on
     // instance types with instance storage. Those volumes are encrypted at rest by the hardware
     // (AES-256 on NVMe), so we set KmsKeyId only when no variant runs on such an instance.
-    const anyInstanceStorage = model.variants.some((v) => GPU_INSTANCE_TYPES[v.instanceType].instanceStorage);
+    const anyInstanceStorage = model.variants.some(
+      (v) => GPU_INSTANCE_TYPES[v.instanceType].instanceStorage,
+    );
     this.endpointConfig = new sagemaker.CfnEndpointConfig(this, 'EndpointConfig', {
       kmsKeyId: anyInstanceStorage ? undefined : props.key.keyArn,
       productionVariants: model.variants.map((v) => ({

@@ -40,7 +40,9 @@ export class LogDeliveryBucket extends Construct {
     const cold = props.coldAfterDays ?? 90;
     const expire = props.expireAfterDays ?? 730;
     if (!(warm < cold && cold < expire)) {
-      throw new Error('LogDeliveryBucket: warmAfterDays < coldAfterDays < expireAfterDays must hold');
+      throw new Error(
+        'LogDeliveryBucket: warmAfterDays < coldAfterDays < expireAfterDays must hold',
+      );
     }
 
     this.bucket = new s3.Bucket(this, 'Bucket', {
@@ -58,7 +60,10 @@ export class LogDeliveryBucket extends Construct {
         {
           id: 'tiers',
           transitions: [
-            { storageClass: s3.StorageClass.INFREQUENT_ACCESS, transitionAfter: Duration.days(warm) },
+            {
+              storageClass: s3.StorageClass.INFREQUENT_ACCESS,
+              transitionAfter: Duration.days(warm),
+            },
             { storageClass: s3.StorageClass.GLACIER, transitionAfter: Duration.days(cold) },
           ],
           noncurrentVersionTransitions: [

@@ -8,7 +8,11 @@ import type { IConstruct } from 'constructs';
  * wants one acknowledgment per finding, named after the resource as it renders it, so the ids
  * are computed here from the resource strings rather than copied from a report.
  */
-export function acknowledgeWildcardResources(scope: IConstruct, resources: readonly string[], reason: string): void {
+export function acknowledgeWildcardResources(
+  scope: IConstruct,
+  resources: readonly string[],
+  reason: string,
+): void {
   const stack = Stack.of(scope);
   for (const resource of resources) {
     const rendered = flattenCfnReference(stack.resolve(resource));

@@ -24,7 +24,12 @@ export class ObservabilityDashboard extends Construct {
       defaultInterval: Duration.hours(3),
     });
     this.dashboard.addWidgets(
-      new cloudwatch.AlarmStatusWidget({ title: 'Alarms', alarms: [...props.alarms], width: 24, height: 4 }),
+      new cloudwatch.AlarmStatusWidget({
+        title: 'Alarms',
+        alarms: [...props.alarms],
+        width: 24,
+        height: 4,
+      }),
     );
     for (const m of props.models) {
       const endpoint = new EndpointMetrics(m.endpointName);
@@ -35,14 +40,22 @@ export class ObservabilityDashboard extends Construct {
         period: Duration.minutes(1),
       });
       this.dashboard.addWidgets(
-        new cloudwatch.TextWidget({ markdown: `## ${m.id} → ${m.endpointName}`, width: 24, height: 1 }),
+        new cloudwatch.TextWidget({
+          markdown: `## ${m.id} → ${m.endpointName}`,
+          width: 24,
+          height: 1,
+        }),
         new cloudwatch.GraphWidget({ title: 'QPS', left: [qps], width: 6 }),
         new cloudwatch.GraphWidget({
           title: 'p99 latency (ms)',
           left: [gatewayMetric(m.id, 'Latency', 'p99')],
           width: 6,
         }),
-        new cloudwatch.GraphWidget({ title: 'Gateway 5xx %', left: [gatewayErrorRate(m.id)], width: 6 }),
+        new cloudwatch.GraphWidget({
+          title: 'Gateway 5xx %',
+          left: [gatewayErrorRate(m.id)],
+          width: 6,
+        }),
         new cloudwatch.GraphWidget({
           title: 'Batch size / queue wait p99 (ms)',
           left: [gatewayMetric(m.id, 'BatchSize', 'Average')],

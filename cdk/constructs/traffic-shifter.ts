@@ -57,11 +57,19 @@ export class TrafficShifter extends Construct {
     const rollback = tasks.CallAwsService.jsonata(this, 'RestorePreviousWeights', {
       service: 'sagemaker',
       action: 'updateEndpointWeightsAndCapacities',
-      parameters: { EndpointName: '{% $endpointName %}', DesiredWeightsAndCapacities: '{% $previous %}' },
+      parameters: {
+        EndpointName: '{% $endpointName %}',
+        DesiredWeightsAndCapacities: '{% $previous %}',
+      },
       iamResources: endpointArns,
     });
     // The endpoint may still be Updating from the failed step; retry until it accepts the change.
-    rollback.addRetry({ errors: ['States.ALL'], interval: Duration.seconds(30), maxAttempts: 20, backoffRate: 1.2 });
+    rollback.addRetry({
+      errors: ['States.ALL'],
+      interval: Duration.seconds(30),
+      maxAttempts: 20,
+      backoffRate: 1.2,
+    });
     rollback.next(rolledBack);
 
     const describe = tasks.CallAwsService.jsonata(this, 'RememberWeights', {
@@ -88,7 +96,9 @@ export class TrafficShifter extends Construct {
     });
     shift.addCatch(rollback, { errors: ['States.ALL'] });
 
-    const pause = sfn.Wait.jsonata(this, 'WaitForUpdate', { time: sfn.WaitTime.duration(Duration.seconds(30)) });
+    const pause = sfn.Wait.jsonata(this, 'WaitForUpdate', {
+      time: sfn.WaitTime.duration(Duration.seconds(30)),
+    });
     const status = tasks.CallAwsService.jsonata(this, 'ReadStatus', {
       service: 'sagemaker',
       action: 'describeEndpoint',
@@ -117,7 +127,10 @@ export class TrafficShifter extends Construct {
       .when(sfn.Condition.jsonata('{% $states.input.firing > 0 %}'), rollback)
       .otherwise(more);
     const ready = sfn.Choice.jsonata(this, 'InService')
-      .when(sfn.Condition.jsonata("{% $states.input.status = 'InService' %}"), bake.next(alarms).next(verdict))
+      .when(
+        sfn.Condition.jsonata("{% $states.input.status = 'InService' %}"),
+        bake.next(alarms).next(verdict),
+      )
       .when(sfn.Condition.jsonata("{% $states.input.status = 'Updating' %}"), pause)
       .otherwise(rollback);
     shift.next(pause);

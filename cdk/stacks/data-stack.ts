@@ -27,6 +27,9 @@ export class DataStack extends Stack {
       value: this.store.artifacts.bucketArn,
       exportName: this.artifactsArnExport,
     });
-    this.alarmTopic = new AlarmTopic(this, 'AlarmTopic', { key: this.store.key, email: alarms.email });
+    this.alarmTopic = new AlarmTopic(this, 'AlarmTopic', {
+      key: this.store.key,
+      email: alarms.email,
+    });
   }
 }

@@ -13,6 +13,8 @@ export class EdgeSecurityStack extends Stack {
 
   constructor(scope: Construct, id: string, props: EdgeSecurityStackProps) {
     super(scope, id, props);
-    this.edge = new EdgeSecurity(this, 'Edge', { rateLimitPer5Min: props.config.edge.rateLimitPer5Min });
+    this.edge = new EdgeSecurity(this, 'Edge', {
+      rateLimitPer5Min: props.config.edge.rateLimitPer5Min,
+    });
   }
 }

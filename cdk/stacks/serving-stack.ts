@@ -71,7 +71,8 @@ export class ServingStack extends Stack {
 
     const network = new GatewayNetwork(this, 'Network', {
       key: props.key,
-      availabilityZones: config.availabilityZones ?? ['a', 'b', 'c'].map((z) => `${config.region}${z}`),
+      availabilityZones:
+        config.availabilityZones ?? ['a', 'b', 'c'].map((z) => `${config.region}${z}`),
     });
     const { identity } = props;
     this.gateway = new GatewayFunction(this, 'Gateway', {

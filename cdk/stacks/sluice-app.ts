@@ -32,19 +32,34 @@ export const FEATURE_FLAGS: Record<string, unknown> = {
  * Composes the Sluice stacks in an app. The edge-security stack is always in us-east-1
  * (CLOUDFRONT web ACLs live there); the others in the configured region.
  */
-export function buildSluiceApp(app: App, config: SluiceConfig, options: BuildOptions = {}): SluiceStacks {
+export function buildSluiceApp(
+  app: App,
+  config: SluiceConfig,
+  options: BuildOptions = {},
+): SluiceStacks {
   for (const [flag, value] of Object.entries(FEATURE_FLAGS)) {
     if (app.node.tryGetContext(flag) === undefined) app.node.setContext(flag, value);
   }
   // Pin the zones so the VPC needs no lookup (and no credentials) at synth time.
   const azKey = `availability-zones:account=${config.account}:region=${config.region}`;
   if (app.node.tryGetContext(azKey) === undefined) {
-    app.node.setContext(azKey, config.availabilityZones ?? ['a', 'b', 'c'].map((z) => `${config.region}${z}`));
+    app.node.setContext(
+      azKey,
+      config.availabilityZones ?? ['a', 'b', 'c'].map((z) => `${config.region}${z}`),
+    );
   }
   const env = { account: config.account, region: config.region };
   const p = config.prefix;
-  const data = new DataStack(app, `${p}Data`, { env, config, description: 'Sluice: key, artifact tiers, alarm topic' });
-  const identity = new IdentityStack(app, `${p}Identity`, { env, config, description: 'Sluice: Cognito' });
+  const data = new DataStack(app, `${p}Data`, {
+    env,
+    config,
+    description: 'Sluice: key, artifact tiers, alarm topic',
+  });
+  const identity = new IdentityStack(app, `${p}Identity`, {
+    env,
+    config,
+    description: 'Sluice: Cognito',
+  });
   const edgeSecurity = new EdgeSecurityStack(app, `${p}EdgeSecurity`, {
     env: { account: config.account, region: 'us-east-1' },
     config,

@@ -32,7 +32,13 @@ export function healthProbeEvent(path: string): Record<string, unknown> {
     rawQueryString: '',
     headers: { host: 'pre-traffic.sluice.internal', 'user-agent': 'sluice-pre-traffic' },
     requestContext: {
-      http: { method: 'GET', path, protocol: 'HTTP/1.1', sourceIp: '127.0.0.1', userAgent: 'sluice-pre-traffic' },
+      http: {
+        method: 'GET',
+        path,
+        protocol: 'HTTP/1.1',
+        sourceIp: '127.0.0.1',
+        userAgent: 'sluice-pre-traffic',
+      },
       requestId: 'pre-traffic',
       routeKey: '$default',
       stage: '$default',
@@ -66,7 +72,10 @@ export function probeStatus(payload: Uint8Array): number | undefined {
  * when it answers 200; anything else (function error, other status, unreadable payload) reports
  * `Failed`, which stops the deployment before any traffic reaches the new version.
  */
-export async function runPreTrafficHook(event: LifecycleHookEvent, options: PreTrafficHookOptions): Promise<LifecycleEventStatus> {
+export async function runPreTrafficHook(
+  event: LifecycleHookEvent,
+  options: PreTrafficHookOptions,
+): Promise<LifecycleEventStatus> {
   const lambda = options.lambda ?? new LambdaClient({});
   const codeDeploy = options.codeDeploy ?? new CodeDeployClient({});
   let status: LifecycleEventStatus = 'Failed';
@@ -75,12 +84,16 @@ export async function runPreTrafficHook(event: LifecycleHookEvent, options: PreT
       new InvokeCommand({
         FunctionName: options.targetVersionArn,
         InvocationType: 'RequestResponse',
-        Payload: new TextEncoder().encode(JSON.stringify(healthProbeEvent(options.healthPath ?? '/healthz'))),
+        Payload: new TextEncoder().encode(
+          JSON.stringify(healthProbeEvent(options.healthPath ?? '/healthz')),
+        ),
       }),
     );
     if (!out.FunctionError && out.Payload && probeStatus(out.Payload) === 200) status = 'Succeeded';
   } catch (err) {
-    console.error(JSON.stringify({ msg: 'pre-traffic probe failed', error: (err as Error).message }));
+    console.error(
+      JSON.stringify({ msg: 'pre-traffic probe failed', error: (err as Error).message }),
+    );
   }
   await codeDeploy.send(
     new PutLifecycleEventHookExecutionStatusCommand({
@@ -93,7 +106,9 @@ export async function runPreTrafficHook(event: LifecycleHookEvent, options: PreT
 }
 
 /** Lambda entry: the target version comes from `TARGET_VERSION_ARN`, set by the CDK app. */
-export const handler = async (event: LifecycleHookEvent): Promise<{ status: LifecycleEventStatus }> => {
+export const handler = async (
+  event: LifecycleHookEvent,
+): Promise<{ status: LifecycleEventStatus }> => {
   const targetVersionArn = process.env.TARGET_VERSION_ARN;
   if (!targetVersionArn) throw new Error('TARGET_VERSION_ARN is not set');
   const status = await runPreTrafficHook(event, {

@@ -1,4 +1,7 @@
-import { CodeDeployClient, PutLifecycleEventHookExecutionStatusCommand } from '@aws-sdk/client-codedeploy';
+import {
+  CodeDeployClient,
+  PutLifecycleEventHookExecutionStatusCommand,
+} from '@aws-sdk/client-codedeploy';
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
@@ -25,13 +28,21 @@ describe('pre-traffic hook', () => {
   });
 
   it('reports Succeeded when the new version answers the health probe with 200', async () => {
-    lambdaMock.on(InvokeCommand).resolves({ StatusCode: 200, Payload: payload({ statusCode: 200, body: '{}' }) as never });
+    lambdaMock
+      .on(InvokeCommand)
+      .resolves({ StatusCode: 200, Payload: payload({ statusCode: 200, body: '{}' }) as never });
     await expect(run()).resolves.toBe('Succeeded');
     const invoke = lambdaMock.commandCalls(InvokeCommand)[0]!.args[0].input;
     expect(invoke.FunctionName).toBe(targetVersionArn);
     const probe = JSON.parse(new TextDecoder().decode(invoke.Payload as Uint8Array));
-    expect(probe).toMatchObject({ version: '2.0', rawPath: '/healthz', requestContext: { http: { method: 'GET' } } });
-    expect(codeDeployMock.commandCalls(PutLifecycleEventHookExecutionStatusCommand)[0]!.args[0].input).toEqual({
+    expect(probe).toMatchObject({
+      version: '2.0',
+      rawPath: '/healthz',
+      requestContext: { http: { method: 'GET' } },
+    });
+    expect(
+      codeDeployMock.commandCalls(PutLifecycleEventHookExecutionStatusCommand)[0]!.args[0].input,
+    ).toEqual({
       deploymentId: 'd-123',
       lifecycleEventHookExecutionId: 'hook-1',
       status: 'Succeeded',
@@ -47,26 +58,39 @@ describe('pre-traffic hook', () => {
   });
 
   it('reports Failed when the payload is neither JSON nor a streamed prelude', async () => {
-    lambdaMock.on(InvokeCommand).resolves({ StatusCode: 200, Payload: new TextEncoder().encode('garbage') as never });
+    lambdaMock
+      .on(InvokeCommand)
+      .resolves({ StatusCode: 200, Payload: new TextEncoder().encode('garbage') as never });
     await expect(run()).resolves.toBe('Failed');
   });
 
   it('reports Failed when the health probe answers 503', async () => {
-    lambdaMock.on(InvokeCommand).resolves({ StatusCode: 200, Payload: payload({ statusCode: 503 }) as never });
+    lambdaMock
+      .on(InvokeCommand)
+      .resolves({ StatusCode: 200, Payload: payload({ statusCode: 503 }) as never });
     await expect(run()).resolves.toBe('Failed');
-    expect(codeDeployMock.commandCalls(PutLifecycleEventHookExecutionStatusCommand)[0]!.args[0].input.status).toBe('Failed');
+    expect(
+      codeDeployMock.commandCalls(PutLifecycleEventHookExecutionStatusCommand)[0]!.args[0].input
+        .status,
+    ).toBe('Failed');
   });
 
   it('reports Failed when the function errors', async () => {
     lambdaMock
       .on(InvokeCommand)
-      .resolves({ StatusCode: 200, FunctionError: 'Unhandled', Payload: payload({ errorMessage: 'boom' }) as never });
+      .resolves({
+        StatusCode: 200,
+        FunctionError: 'Unhandled',
+        Payload: payload({ errorMessage: 'boom' }) as never,
+      });
     await expect(run()).resolves.toBe('Failed');
   });
 
   it('reports Failed when the invocation itself throws', async () => {
     lambdaMock.on(InvokeCommand).rejects(new Error('ResourceNotReady'));
     await expect(run()).resolves.toBe('Failed');
-    expect(codeDeployMock.commandCalls(PutLifecycleEventHookExecutionStatusCommand)).toHaveLength(1);
+    expect(codeDeployMock.commandCalls(PutLifecycleEventHookExecutionStatusCommand)).toHaveLength(
+      1,
+    );
   });
 });
