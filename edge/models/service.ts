@@ -11,6 +11,7 @@ import {
 import { parseTgiResponse, parseTgiStreamEvent, toTgiRequest } from '../formats/tgi.js';
 import { parseTeiResponse, toTeiRequest } from '../formats/tei.js';
 import type { ModelInvoker } from '../invoke/invoker.js';
+import { ClientClosedError } from '../invoke/map-error.js';
 import { Admission, type Release } from '../coalesce/admission.js';
 import { Batcher } from '../coalesce/batcher.js';
 import { Dedupe } from '../coalesce/dedupe.js';
@@ -147,6 +148,8 @@ export class ModelService {
         modelId: config.id,
       });
       for await (const event of events) yield parseTgiStreamEvent(event, config.id);
+      // A stream cut short by the caller leaving must never read as a complete answer.
+      if (ctx.signal.aborted) throw new ClientClosedError();
     } finally {
       release();
     }

@@ -28,41 +28,48 @@ const asSdkError = (error: unknown): unknown => {
  * thousands of requests through the service quickly. Errors go through the real mapper.
  */
 export const inProcessInvoker = (backends: Record<string, EndpointBackend>): ModelInvoker => {
+  // The upstream deadline, as the SDK invoker enforces it: a hung backend must not hang callers.
   const input = (o: InvokeOptions) => ({
     endpoint: o.target.endpoint,
     variant: o.target.variant,
     contentType: 'application/json',
     customAttributes: undefined,
     body: encoder.encode(JSON.stringify(o.body)),
-    signal: o.signal,
+    signal: AbortSignal.any([o.signal, AbortSignal.timeout(o.timeoutMs)]),
   });
   const backend = (o: InvokeOptions) => {
     const b = backends[o.target.endpoint];
     if (!b) throw new EndpointFault('validation', `no endpoint ${o.target.endpoint}`);
     return b;
   };
-  const fail = (error: unknown, o: InvokeOptions) =>
-    o.signal.aborted ? new ClientClosedError() : mapUpstreamError(asSdkError(error), o.modelId);
+  const fail = (error: unknown, o: InvokeOptions, signal: AbortSignal) => {
+    if (o.signal.aborted) return new ClientClosedError();
+    if (signal.aborted) return mapUpstreamError({ name: 'TimeoutError' }, o.modelId);
+    return mapUpstreamError(asSdkError(error), o.modelId);
+  };
   return {
     async invoke(o) {
+      const call = input(o);
       try {
-        const out = await backend(o).invoke(input(o));
+        const out = await backend(o).invoke(call);
         return JSON.parse(decoder.decode(out.body));
       } catch (error) {
-        throw fail(error, o);
+        throw fail(error, o, call.signal);
       }
     },
     async *invokeStream(o) {
+      const call = input(o);
       try {
         const lines = new LineAssembler();
-        for await (const chunk of backend(o).invokeStream(input(o))) {
+        for await (const chunk of backend(o).invokeStream(call)) {
           for (const line of lines.push(chunk)) {
             const value = parsePayloadLine(line);
             if (value !== undefined) yield value;
           }
         }
+        if (call.signal.aborted) throw new Error('stream cut');
       } catch (error) {
-        throw fail(error, o);
+        throw fail(error, o, call.signal);
       }
     },
     async checkReady() {},

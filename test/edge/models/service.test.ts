@@ -24,6 +24,8 @@ beforeEach(() => {
 
 const config = () =>
   parseGatewayConfig({
+    // Per-principal rate limits are tested with identity; here they would only add 429s.
+    limits: { enabled: false },
     models: [
       {
         id: 'embed-model',
@@ -62,7 +64,12 @@ const gateway = (metrics: GatewayMetrics = noopMetrics) => {
       },
     },
   });
-  return (path: string, body: unknown, tenant = 't0', signal?: AbortSignal) =>
+  return async (
+    path: string,
+    body: unknown,
+    tenant = 't0',
+    signal?: AbortSignal,
+  ): Promise<Response> =>
     app.request(path, {
       method: 'POST',
       headers: { 'content-type': 'application/json', 'x-tenant': tenant },
