@@ -1,0 +1,37 @@
+import { loadGatewayConfig } from '../../shared/config/load.js';
+import { createApp, type GatewayApp } from '../app.js';
+import { authFromEnv } from '../auth/options.js';
+import { SageMakerInvoker } from '../invoke/sagemaker.js';
+import { EmfMetrics } from '../metrics/emf.js';
+import { PromMetrics, teeMetrics } from '../metrics/metrics.js';
+import { createJsonLogger, type LogLevel } from '../types.js';
+
+/**
+ * Builds the production gateway from the environment: the catalogue (`SLUICE_CONFIG` or
+ * `SLUICE_CONFIG_JSON`), JWT authentication (`SLUICE_AUTH_*`, always on), SageMaker in
+ * `AWS_REGION`, JSON logs (`LOG_LEVEL`), Prometheus metrics and, with `SLUICE_METRICS=emf`,
+ * CloudWatch EMF as well. Fails at start-up with a message naming what is missing.
+ */
+export const gatewayFromEnv = (
+  env: NodeJS.ProcessEnv = process.env,
+): GatewayApp & { prometheus: PromMetrics } => {
+  const config = loadGatewayConfig({ env });
+  const logger = createJsonLogger({ level: (env.LOG_LEVEL as LogLevel | undefined) ?? 'info' });
+  const prometheus = new PromMetrics();
+  const metrics =
+    env.SLUICE_METRICS === 'emf' ? teeMetrics(prometheus, new EmfMetrics()) : prometheus;
+  const invoker = new SageMakerInvoker({
+    region: config.upstream.region,
+    maxSockets: config.upstream.maxSockets,
+    ...(config.upstream.endpointUrl ? { endpointUrl: config.upstream.endpointUrl } : {}),
+  });
+  const gateway = createApp({
+    config,
+    invoker,
+    auth: authFromEnv(env, config.auth),
+    logger,
+    metrics,
+    prometheus,
+  });
+  return { ...gateway, prometheus };
+};
