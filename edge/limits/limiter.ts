@@ -123,15 +123,21 @@ export class RequestLimiter {
     return b;
   }
 
-  /** Forgets the least recently seen bucket, preferring one that is full (nothing lost). */
+  /**
+   * Forgets one bucket: among the 32 least recently seen, the first that is full (nothing is
+   * lost), else the least recently seen of all.
+   */
   private evict(now: number): void {
     let scanned = 0;
     for (const [key, b] of this.buckets) {
-      if (b.isFull(now) || ++scanned > 32) {
+      if (b.isFull(now)) {
         this.buckets.delete(key);
         return;
       }
+      if (++scanned >= 32) break;
     }
+    const oldest = this.buckets.keys().next().value;
+    if (oldest !== undefined) this.buckets.delete(oldest);
   }
 }
 
