@@ -1,7 +1,12 @@
 import { SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { ServiceUnavailableError } from '../../shared/errors.js';
 import type { ModelRegistry } from '../models/registry.js';
-import type { TrafficController, WeightChange, WeightChangeResult } from './traffic.js';
+import {
+  InMemoryTrafficController,
+  type TrafficController,
+  type WeightChange,
+  type WeightChangeResult,
+} from './traffic.js';
 
 export interface StepFunctionsTrafficControllerOptions {
   registry: ModelRegistry;
@@ -94,4 +99,27 @@ export class StepFunctionsTrafficController implements TrafficController {
 export const executionName = (model: string, version: number, requestId: string): string => {
   const safe = (s: string) => s.replace(/[^A-Za-z0-9_-]/g, '-');
   return `${safe(model).slice(0, 40)}-v${version}-${safe(requestId).slice(0, 28)}`.slice(0, 80);
+};
+
+/**
+ * The traffic controller the environment asks for: Step Functions when
+ * `SLUICE_TRAFFIC_STATE_MACHINE_ARN` is set, otherwise weights in memory. Pass the same
+ * `registry` to `createApp`.
+ *
+ * @example
+ * const registry = new ModelRegistry(config);
+ * createApp({ config, registry, traffic: trafficFromEnv(process.env, registry), … });
+ */
+export const trafficFromEnv = (
+  env: { SLUICE_TRAFFIC_STATE_MACHINE_ARN?: string | undefined },
+  registry: ModelRegistry,
+  client?: SFNClient,
+): TrafficController => {
+  const arn = env.SLUICE_TRAFFIC_STATE_MACHINE_ARN?.trim();
+  if (!arn) return new InMemoryTrafficController(registry);
+  return new StepFunctionsTrafficController({
+    registry,
+    stateMachineArn: arn,
+    ...(client ? { client } : {}),
+  });
 };

@@ -4,6 +4,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import {
   executionName,
   StepFunctionsTrafficController,
+  trafficFromEnv,
 } from '../../../edge/admin/step-functions.js';
 import { ModelRegistry } from '../../../edge/models/registry.js';
 import { parseGatewayConfig } from '../../../shared/config/load.js';
@@ -103,6 +104,14 @@ describe('StepFunctionsTrafficController', () => {
           stateMachineArn: 'nope',
         }),
     ).toThrow(/ARN/);
+  });
+
+  it('is chosen by SLUICE_TRAFFIC_STATE_MACHINE_ARN, with weights in memory without it', () => {
+    const registry = new ModelRegistry(config);
+    expect(trafficFromEnv({ SLUICE_TRAFFIC_STATE_MACHINE_ARN: ARN }, registry).kind).toBe(
+      'step-functions',
+    );
+    expect(trafficFromEnv({}, registry).kind).toBe('memory');
   });
 
   it('keeps execution names within the 80-character alphabet', () => {
