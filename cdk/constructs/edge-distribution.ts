@@ -21,6 +21,11 @@ export interface EdgeDistributionProps {
   readonly webAclArn: string;
   /** Bucket for CloudFront standard logs (SSE-S3, ACLs enabled). */
   readonly logBucket: s3.IBucket;
+  /**
+   * Version of the Lambda@Edge function that sets `x-amz-content-sha256` from the body
+   * ({@link EdgePayloadHash}); associated as origin-request with the body included.
+   */
+  readonly payloadHash: lambda.IVersion;
 }
 
 /**
@@ -32,6 +37,12 @@ export interface EdgeDistributionProps {
  * viewer's `Authorization: Bearer …`. A viewer-request CloudFront Function therefore copies the
  * bearer token into `x-sluice-authorization` first; the gateway reads the token from there when
  * present. (WAF evaluates the original `Authorization` header before the function runs.)
+ *
+ * OAC also needs the SHA-256 of a POST body in `x-amz-content-sha256` (Lambda does not accept
+ * unsigned payloads), which OpenAI clients do not send: an origin-request Lambda@Edge function
+ * with the body included computes it on every behavior. Both behaviors allow POST, and the
+ * default one also carries `/admin/*`, `/healthz` and `/metrics`, so each gets the function.
+ * CloudFront exposes at most 1 MB of body to it; a longer body is answered with 413 at the edge.
  */
 export class EdgeDistribution extends Construct {
   public readonly distribution: cloudfront.Distribution;
@@ -65,6 +76,13 @@ export class EdgeDistribution extends Construct {
       compress: false,
       functionAssociations: [
         { function: moveToken, eventType: cloudfront.FunctionEventType.VIEWER_REQUEST },
+      ],
+      edgeLambdas: [
+        {
+          functionVersion: props.payloadHash,
+          eventType: cloudfront.LambdaEdgeEventType.ORIGIN_REQUEST,
+          includeBody: true,
+        },
       ],
     };
 

@@ -7,7 +7,11 @@ export interface EdgeSecurityStackProps extends StackProps {
   readonly config: SluiceConfig;
 }
 
-/** WAF and the edge log bucket; always in us-east-1, where CLOUDFRONT web ACLs live. */
+/**
+ * WAF and the edge log bucket; always in us-east-1, where CLOUDFRONT web ACLs live. When the
+ * serving stack is in another region, it also receives that stack's Lambda@Edge function
+ * (`EdgePayloadHash` places it here by stack id).
+ */
 export class EdgeSecurityStack extends Stack {
   public readonly edge: EdgeSecurity;
 

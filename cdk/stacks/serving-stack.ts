@@ -5,7 +5,8 @@ import type * as sns from 'aws-cdk-lib/aws-sns';
 import type { Construct } from 'constructs';
 import { gatewayCatalogue } from '../config/gateway-catalogue.js';
 import type { SluiceConfig } from '../config/schema.js';
-import { EdgeDistribution } from '../constructs/edge-distribution.js';
+import { EdgeDistribution, FORWARDED_AUTH_HEADER } from '../constructs/edge-distribution.js';
+import { EdgePayloadHash } from '../constructs/edge-payload-hash.js';
 import { GatewayAlarms } from '../constructs/gateway-alarms.js';
 import { GatewayFunction } from '../constructs/gateway-function.js';
 import { GatewayNetwork } from '../constructs/gateway-network.js';
@@ -23,6 +24,8 @@ export interface ServingStackProps extends StackProps {
   readonly identity: Identity;
   readonly webAclArn: string;
   readonly edgeLogBucket: s3.IBucket;
+  /** The us-east-1 stack that holds the Lambda@Edge function when this stack is elsewhere. */
+  readonly edgeStack: Stack;
 }
 
 /**
@@ -34,6 +37,7 @@ export class ServingStack extends Stack {
   public readonly shifter: TrafficShifter;
   public readonly gateway: GatewayFunction;
   public readonly edge: EdgeDistribution;
+  public readonly payloadHash: EdgePayloadHash;
 
   constructor(scope: Construct, id: string, props: ServingStackProps) {
     super(scope, id, props);
@@ -83,6 +87,8 @@ export class ServingStack extends Stack {
         SLUICE_AUTH_CLIENT_IDS: `${identity.userClient.userPoolClientId},${identity.serviceClient.userPoolClientId}`,
         SLUICE_TRAFFIC_STATE_MACHINE_ARN: this.shifter.stateMachine.stateMachineArn,
         SLUICE_METRICS: 'emf',
+        // OAC's SigV4 signature replaces Authorization; the bearer token travels in this header.
+        SLUICE_AUTH_TOKEN_HEADER: FORWARDED_AUTH_HEADER,
       },
       endpointArns: this.endpoints.map((e) => e.endpointArn),
       trafficStateMachineArn: this.shifter.stateMachine.stateMachineArn,
@@ -99,7 +105,9 @@ export class ServingStack extends Stack {
       cpuTargetPercent: config.gateway.cpuTargetPercent,
     });
 
+    this.payloadHash = new EdgePayloadHash(this, 'PayloadHash', { edgeStack: props.edgeStack });
     this.edge = new EdgeDistribution(this, 'Edge', {
+      payloadHash: this.payloadHash.function.currentVersion,
       functionUrl: this.gateway.functionUrl,
       domainNames: config.edge.domainNames,
       certificateArn: config.edge.certificateArn,

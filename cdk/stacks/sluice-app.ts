@@ -63,7 +63,7 @@ export function buildSluiceApp(
   const edgeSecurity = new EdgeSecurityStack(app, `${p}EdgeSecurity`, {
     env: { account: config.account, region: 'us-east-1' },
     config,
-    description: 'Sluice: WAF and edge logs (us-east-1)',
+    description: 'Sluice: WAF, edge logs and, outside us-east-1, Lambda@Edge (us-east-1)',
   });
   const serving = new ServingStack(app, `${p}Serving`, {
     env,
@@ -76,6 +76,7 @@ export function buildSluiceApp(
     identity: identity.identity,
     webAclArn: edgeSecurity.edge.webAcl.attrArn,
     edgeLogBucket: edgeSecurity.edge.logBucket,
+    edgeStack: edgeSecurity,
   });
   serving.addStackDependency(data);
   if (options.nag ?? true) addNagChecks(app);

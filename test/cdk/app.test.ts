@@ -436,6 +436,7 @@ describe('traffic shifting and the gateway', () => {
       ['deepseek-r1-distill-llama-8b', 'admit', 'tgi'],
       ['bge-large-en', 'batch', 'tei'],
     ]);
+    expect(env.SLUICE_AUTH_TOKEN_HEADER).toBe('x-sluice-authorization');
     for (const key of [
       'SLUICE_AUTH_ISSUER',
       'SLUICE_AUTH_JWKS_URL',
@@ -502,6 +503,85 @@ describe('edge and identity', () => {
     });
   });
 
+  it('hashes every POST body at the edge: origin-request Lambda@Edge with the body on both behaviors', () => {
+    const association = [
+      {
+        EventType: 'origin-request',
+        IncludeBody: true,
+        LambdaFunctionARN: Match.anyValue(),
+      },
+    ];
+    const bearer = [Match.objectLike({ EventType: 'viewer-request' })];
+    t.serving.hasResourceProperties('AWS::CloudFront::Distribution', {
+      DistributionConfig: Match.objectLike({
+        DefaultCacheBehavior: Match.objectLike({
+          AllowedMethods: Match.arrayWith(['POST']),
+          LambdaFunctionAssociations: association,
+          FunctionAssociations: bearer,
+        }),
+        CacheBehaviors: [
+          Match.objectLike({
+            PathPattern: '/v1/*',
+            AllowedMethods: Match.arrayWith(['POST']),
+            LambdaFunctionAssociations: association,
+            FunctionAssociations: bearer,
+          }),
+        ],
+      }),
+    });
+    t.serving.hasResourceProperties('AWS::Lambda::Function', {
+      Runtime: 'nodejs22.x',
+      Handler: 'index.handler',
+      Architectures: ['x86_64'],
+      Environment: Match.absent(),
+      VpcConfig: Match.absent(),
+    });
+    t.serving.hasResourceProperties('AWS::IAM::Role', {
+      AssumeRolePolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({ Principal: { Service: 'edgelambda.amazonaws.com' } }),
+        ]),
+      },
+    });
+  });
+
+  it(
+    'keeps the edge function in us-east-1 when the rest of the app is elsewhere',
+    () => {
+      const elsewhere = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+      const built = buildSluiceApp(elsewhere, parseSluiceConfig({ region: 'eu-west-1' }), {
+        nag: false,
+      });
+      const edge = Template.fromStack(built.edgeSecurity);
+      edge.hasResourceProperties('AWS::Lambda::Function', { Runtime: 'nodejs22.x' });
+      edge.hasResourceProperties('AWS::SSM::Parameter', {
+        Name: Match.stringLikeRegexp('^/cdk/EdgeFunctionArn/eu-west-1/'),
+      });
+      const serving = Template.fromStack(built.serving);
+      serving.resourceCountIs('Custom::CrossRegionStringParameterReader', 1);
+      serving.hasResourceProperties('AWS::CloudFront::Distribution', {
+        DistributionConfig: Match.objectLike({
+          DefaultCacheBehavior: Match.objectLike({
+            LambdaFunctionAssociations: [Match.objectLike({ EventType: 'origin-request' })],
+          }),
+        }),
+      });
+      expect(elsewhere.node.children.filter((c) => c instanceof Stack)).toHaveLength(4);
+      for (const stack of Object.values(built)) {
+        for (const pack of nagPacks(elsewhere)) {
+          const errors = pack.validateScope(stack).violations.filter((v) => v.severity === 'error');
+          expect(
+            errors.map(
+              (e) =>
+                `${stack.stackName}: ${e.ruleName} ${e.violatingResources.map((r) => r.resourceLogicalId).join(',')}`,
+            ),
+          ).toEqual([]);
+        }
+      }
+    },
+    LONG,
+  );
+
   it('offers TLSv1.2_2025 for older clients', () => {
     const stack = new Stack(new App(), 'Tls12', {
       env: { account: '111111111111', region: 'us-east-1' },
@@ -518,6 +598,7 @@ describe('edge and identity', () => {
       tlsPolicy: 'TLSv1.2_2025',
       webAclArn: 'arn:aws:wafv2:us-east-1:111111111111:global/webacl/x/1',
       logBucket: s3.Bucket.fromBucketName(stack, 'Logs', 'logs'),
+      payloadHash: fn.currentVersion,
     });
     Template.fromStack(stack).hasResourceProperties('AWS::CloudFront::Distribution', {
       DistributionConfig: Match.objectLike({
