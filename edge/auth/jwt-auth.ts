@@ -7,16 +7,26 @@ import type { TokenVerifier } from './verify-token.js';
 const BEARER = /^Bearer +([A-Za-z0-9\-._~+/]+=*) *$/i;
 
 /**
- * Authenticates a request from its `Authorization: Bearer` header and sets `principal`.
+ * Authenticates a request from its `Authorization: Bearer` header (or the same value forwarded
+ * past CloudFront in `forwardedHeader`) and sets `principal`.
  * Tokens anywhere else (query string, form body) are never read; a query-string token is
  * refused outright, so that clients learn to stop leaking tokens into URLs and logs.
  *
  * @example
  * app.use('/v1/*', jwtAuth({ verifier: createTokenVerifier({ issuer, clientIds }) }));
  */
-export const jwtAuth = (options: { verifier: TokenVerifier }): MiddlewareHandler<AppEnv> => {
+export const jwtAuth = (options: {
+  verifier: TokenVerifier;
+  /**
+   * Read before `Authorization` when present: behind CloudFront OAC the SigV4 signature takes
+   * `Authorization`, and a viewer-request function copies the viewer's value here (deleting
+   * any the client sent). `false` reads `Authorization` only. @default 'x-sluice-authorization'
+   */
+  forwardedHeader?: string | false;
+}): MiddlewareHandler<AppEnv> => {
   const { verifier } = options;
   const realm = verifier.realm;
+  const forwarded = options.forwardedHeader ?? 'x-sluice-authorization';
   return async function jwtAuth(c, next) {
     if (new URL(c.req.url).searchParams.has('access_token')) {
       throw new AuthenticationError(
@@ -24,7 +34,8 @@ export const jwtAuth = (options: { verifier: TokenVerifier }): MiddlewareHandler
         { bearerError: 'invalid_request', realm },
       );
     }
-    const header = c.req.header('authorization');
+    const header =
+      (forwarded ? c.req.header(forwarded) : undefined) ?? c.req.header('authorization');
     if (header === undefined || !/^bearer(\s|$)/i.test(header)) {
       // No bearer credentials at all: RFC 6750 §3.1 says answer with the realm, no error code.
       throw new AuthenticationError(

@@ -36,7 +36,13 @@ export const mountIdentity = (app: Hono<AppEnv>, deps: IdentityDeps): void => {
   const { auth } = deps;
   for (const path of PROTECTED_PATHS) {
     if (auth.mode === 'jwt') {
-      app.use(path, jwtAuth({ verifier: auth.verifier }));
+      app.use(
+        path,
+        jwtAuth({
+          verifier: auth.verifier,
+          ...(auth.forwardedHeader !== undefined ? { forwardedHeader: auth.forwardedHeader } : {}),
+        }),
+      );
     } else if (auth.mode === 'custom') {
       app.use(path, auth.authenticate);
     } else {

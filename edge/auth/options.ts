@@ -15,7 +15,12 @@ import { createTokenVerifier, type TokenVerifier } from './verify-token.js';
  * In every mode the RBAC table then decides what the principal may do.
  */
 export type AuthOptions =
-  | { mode: 'jwt'; verifier: TokenVerifier }
+  | {
+      mode: 'jwt';
+      verifier: TokenVerifier;
+      /** See `jwtAuth`. @default 'x-sluice-authorization' */
+      forwardedHeader?: string | false;
+    }
   | { mode: 'disabled'; principal?: Principal }
   | { mode: 'custom'; authenticate: MiddlewareHandler<AppEnv> };
 
@@ -74,7 +79,11 @@ export const authFromEnv = (
     ...(jwksUrl ? { jwksUrl } : {}),
     ...(options.clock ? { clock: options.clock } : {}),
   });
-  return { mode: 'jwt', verifier };
+  return {
+    mode: 'jwt',
+    verifier,
+    forwardedHeader: config.forwardedHeader ?? 'x-sluice-authorization',
+  };
 };
 
 const nonEmpty = (v: string | undefined): string | undefined =>

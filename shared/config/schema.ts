@@ -171,6 +171,14 @@ export const authSchema = z.strictObject({
   maxTokenBytes: z.number().int().min(1024).max(8192).default(8192),
   /** Require `token_use: access` (Cognito). Turn off only for issuers that do not set it. @default true */
   requireTokenUse: z.boolean().default(true),
+  /**
+   * Header that carries the viewer's `Authorization` value past CloudFront origin access control
+   * (whose SigV4 signature takes the `Authorization` header); read first when present. `false`
+   * reads `Authorization` only. @default 'x-sluice-authorization'
+   */
+  forwardedHeader: z
+    .union([z.literal(false), z.string().regex(/^[a-z0-9-]{1,64}$/)])
+    .default('x-sluice-authorization'),
   /** Claim naming the tenant; the subject when absent. @default 'custom:tenant' */
   tenantClaim: z.string().min(1).default('custom:tenant'),
   /** @default 'cognito:groups' */

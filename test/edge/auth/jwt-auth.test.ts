@@ -78,6 +78,29 @@ describe('the bearer middleware', () => {
   });
 });
 
+describe('behind CloudFront origin access control', () => {
+  const sigv4 =
+    'AWS4-HMAC-SHA256 Credential=AKIA/20250101/us-east-1/lambda/aws4_request, SignedHeaders=host, Signature=abc';
+
+  it('reads the bearer token CloudFront forwarded in x-sluice-authorization', async () => {
+    const token = await h.token('consumer');
+    const res = await h.app().app.request('/v1/models', {
+      headers: { authorization: sigv4, 'x-sluice-authorization': `Bearer ${token}` },
+    });
+    expect(res.status).toBe(200);
+  });
+
+  it('ignores the forwarded header when configured off', async () => {
+    const token = await h.token('consumer');
+    const { app } = h.app({ auth: { mode: 'jwt', verifier: h.verifier, forwardedHeader: false } });
+    const res = await app.request('/v1/models', {
+      headers: { authorization: sigv4, 'x-sluice-authorization': `Bearer ${token}` },
+    });
+    expect(res.status).toBe(401);
+    expect(res.headers.get('www-authenticate')).toBe('Bearer realm="sluice"');
+  });
+});
+
 describe('authFromEnv', () => {
   it('fails at start-up without an issuer or client ids', () => {
     expect(() => authFromEnv({})).toThrow(AuthConfigError);
