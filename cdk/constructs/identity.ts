@@ -98,7 +98,12 @@ export class Identity extends Construct {
     this.serviceClient = this.userPool.addClient('ClientCredentials', {
       generateSecret: true,
       authFlows: {},
-      oAuth: { flows: { clientCredentials: true }, scopes: oauthScopes },
+      // Least privilege for machines: call models and read status. Operating or administering
+      // from a machine takes a client of its own, created deliberately.
+      oAuth: {
+        flows: { clientCredentials: true },
+        scopes: oauthScopes.filter((s) => /\/(invoke|read)$/.test(s.scopeName)),
+      },
       accessTokenValidity: validity,
       preventUserExistenceErrors: true,
       enableTokenRevocation: true,

@@ -20,13 +20,13 @@ export const jwtAuth = (options: {
   /**
    * Read before `Authorization` when present: behind CloudFront OAC the SigV4 signature takes
    * `Authorization`, and a viewer-request function copies the viewer's value here (deleting
-   * any the client sent). `false` reads `Authorization` only. @default 'x-sluice-authorization'
+   * any the client sent). `false` reads `Authorization` only. @default false
    */
   forwardedHeader?: string | false;
 }): MiddlewareHandler<AppEnv> => {
   const { verifier } = options;
   const realm = verifier.realm;
-  const forwarded = options.forwardedHeader ?? 'x-sluice-authorization';
+  const forwarded = options.forwardedHeader ?? false;
   return async function jwtAuth(c, next) {
     if (new URL(c.req.url).searchParams.has('access_token')) {
       throw new AuthenticationError(

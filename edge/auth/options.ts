@@ -32,6 +32,8 @@ export interface AuthEnv {
   SLUICE_AUTH_CLIENT_IDS?: string;
   /** @default `${SLUICE_AUTH_ISSUER}/.well-known/jwks.json` */
   SLUICE_AUTH_JWKS_URL?: string;
+  /** Header CloudFront forwards the bearer token in (deployment only). @default none */
+  SLUICE_AUTH_TOKEN_HEADER?: string;
   [name: string]: string | undefined;
 }
 
@@ -82,8 +84,26 @@ export const authFromEnv = (
   return {
     mode: 'jwt',
     verifier,
-    forwardedHeader: config.forwardedHeader ?? 'x-sluice-authorization',
+    forwardedHeader:
+      forwardedHeader(env.SLUICE_AUTH_TOKEN_HEADER) ?? config.forwardedHeader ?? false,
   };
+};
+
+/**
+ * `SLUICE_AUTH_TOKEN_HEADER` names the header a CloudFront viewer-request function copies the
+ * viewer's bearer token into (origin access control signs `Authorization` itself). Only the
+ * deployment behind CloudFront sets it; elsewhere the token comes from `Authorization` alone,
+ * so no client can route around a WAF rate rule keyed on that header.
+ */
+const forwardedHeader = (value: string | undefined): string | undefined => {
+  const name = nonEmpty(value)?.toLowerCase();
+  if (name === undefined) return undefined;
+  if (!/^[a-z0-9-]{1,64}$/.test(name) || name === 'authorization') {
+    throw new AuthConfigError(
+      `SLUICE_AUTH_TOKEN_HEADER must be a header name other than authorization, got '${name}'.`,
+    );
+  }
+  return name;
 };
 
 const nonEmpty = (v: string | undefined): string | undefined =>

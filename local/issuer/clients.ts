@@ -44,19 +44,19 @@ export const DEFAULT_DEV_CLIENTS: readonly DevClientConfig[] = [
   {
     clientId: 'sluice-local-viewer',
     role: 'viewer',
-    scopes: ['admin/read'],
+    scopes: ['inference/read'],
     grants: ['client_credentials'],
   },
   {
     clientId: 'sluice-local-operator',
     role: 'operator',
-    scopes: ['admin/operate'],
+    scopes: ['inference/operate'],
     grants: ['client_credentials'],
   },
   {
     clientId: 'sluice-local-admin',
     role: 'admin',
-    scopes: ['admin/write'],
+    scopes: ['inference/admin'],
     grants: ['client_credentials'],
   },
   {

@@ -173,12 +173,13 @@ export const authSchema = z.strictObject({
   requireTokenUse: z.boolean().default(true),
   /**
    * Header that carries the viewer's `Authorization` value past CloudFront origin access control
-   * (whose SigV4 signature takes the `Authorization` header); read first when present. `false`
-   * reads `Authorization` only. @default 'x-sluice-authorization'
+   * (whose SigV4 signature takes the `Authorization` header); read first when present. Set only
+   * behind CloudFront (the deployment sets `SLUICE_AUTH_TOKEN_HEADER`): elsewhere a client could
+   * use it to slip past a WAF rule keyed on `Authorization`. @default false (Authorization only)
    */
   forwardedHeader: z
     .union([z.literal(false), z.string().regex(/^[a-z0-9-]{1,64}$/)])
-    .default('x-sluice-authorization'),
+    .default(false),
   /** Claim naming the tenant; the subject when absent. @default 'custom:tenant' */
   tenantClaim: z.string().min(1).default('custom:tenant'),
   /** @default 'cognito:groups' */
@@ -199,9 +200,9 @@ export const authSchema = z.strictObject({
   roles: z
     .strictObject({
       consumer: roleGrantSchema.default({ groups: [], scopes: ['inference/invoke'] }),
-      viewer: roleGrantSchema.default({ groups: ['Viewer'], scopes: ['admin/read'] }),
-      operator: roleGrantSchema.default({ groups: ['Operator'], scopes: ['admin/operate'] }),
-      admin: roleGrantSchema.default({ groups: ['Admin'], scopes: ['admin/write'] }),
+      viewer: roleGrantSchema.default({ groups: ['Viewer'], scopes: ['inference/read'] }),
+      operator: roleGrantSchema.default({ groups: ['Operator'], scopes: ['inference/operate'] }),
+      admin: roleGrantSchema.default({ groups: ['Admin'], scopes: ['inference/admin'] }),
     })
     .prefault({}),
 });

@@ -667,4 +667,16 @@ describe('edge and identity', () => {
       AccessTokenValidity: 120,
     });
   });
+
+  it('lets the client-credentials client request only the invoke and read scopes', () => {
+    const clients = t.identity.findResources('AWS::Cognito::UserPoolClient', {
+      Properties: { AllowedOAuthFlows: ['client_credentials'] },
+    });
+    const scopes = Object.values(clients).flatMap((c) =>
+      (c.Properties.AllowedOAuthScopes as unknown[]).map((s) => JSON.stringify(s)),
+    );
+    expect(scopes.some((s) => s.includes('/invoke'))).toBe(true);
+    expect(scopes.some((s) => s.includes('/read'))).toBe(true);
+    expect(scopes.some((s) => s.includes('/admin') || s.includes('/operate'))).toBe(false);
+  });
 });

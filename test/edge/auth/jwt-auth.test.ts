@@ -82,17 +82,20 @@ describe('behind CloudFront origin access control', () => {
   const sigv4 =
     'AWS4-HMAC-SHA256 Credential=AKIA/20250101/us-east-1/lambda/aws4_request, SignedHeaders=host, Signature=abc';
 
-  it('reads the bearer token CloudFront forwarded in x-sluice-authorization', async () => {
+  it('reads the bearer token CloudFront forwarded in x-sluice-authorization when configured', async () => {
     const token = await h.token('consumer');
-    const res = await h.app().app.request('/v1/models', {
+    const { app } = h.app({
+      auth: { mode: 'jwt', verifier: h.verifier, forwardedHeader: 'x-sluice-authorization' },
+    });
+    const res = await app.request('/v1/models', {
       headers: { authorization: sigv4, 'x-sluice-authorization': `Bearer ${token}` },
     });
     expect(res.status).toBe(200);
   });
 
-  it('ignores the forwarded header when configured off', async () => {
+  it('ignores the forwarded header unless configured', async () => {
     const token = await h.token('consumer');
-    const { app } = h.app({ auth: { mode: 'jwt', verifier: h.verifier, forwardedHeader: false } });
+    const { app } = h.app();
     const res = await app.request('/v1/models', {
       headers: { authorization: sigv4, 'x-sluice-authorization': `Bearer ${token}` },
     });
@@ -122,5 +125,19 @@ describe('authFromEnv', () => {
     await expect(auth.verifier.verify(await h.token('consumer'))).resolves.toMatchObject({
       roles: ['consumer'],
     });
+    expect(auth.forwardedHeader).toBe(false);
+  });
+
+  it('reads the forwarded token header only from SLUICE_AUTH_TOKEN_HEADER', () => {
+    const env = { SLUICE_AUTH_ISSUER: 'https://issuer.test', SLUICE_AUTH_CLIENT_IDS: 'a' };
+    expect(
+      authFromEnv({ ...env, SLUICE_AUTH_TOKEN_HEADER: 'X-Sluice-Authorization' }).forwardedHeader,
+    ).toBe('x-sluice-authorization');
+    expect(() => authFromEnv({ ...env, SLUICE_AUTH_TOKEN_HEADER: 'authorization' })).toThrow(
+      AuthConfigError,
+    );
+    expect(() => authFromEnv({ ...env, SLUICE_AUTH_TOKEN_HEADER: 'bad header' })).toThrow(
+      AuthConfigError,
+    );
   });
 });

@@ -112,7 +112,7 @@ describe('client credentials', () => {
     });
     expect(inBody.status).toBe(401);
     const scope = await tokenRequest(
-      { grant_type: 'client_credentials', scope: 'admin/write' },
+      { grant_type: 'client_credentials', scope: 'inference/admin' },
       { authorization: basic(c.clientId, c.clientSecret!) },
     );
     expect(scope.status).toBe(400);
