@@ -2,11 +2,14 @@ import { fileURLToPath } from 'node:url';
 import { loadGatewayConfig } from '../shared/config/load.js';
 import type { GatewayConfig } from '../shared/config/schema.js';
 import { createApp, type AuthDeps } from '../edge/app.js';
+import { authFromEnv } from '../edge/auth/options.js';
 import { SageMakerInvoker } from '../edge/invoke/sagemaker.js';
 import { PromMetrics } from '../edge/metrics/metrics.js';
 import { serveApp } from '../edge/runtime/serve.js';
 import { silentLogger, type Logger } from '../edge/types.js';
 import { startLocalEndpoint } from './endpoint/server.js';
+import { startLocalIssuer, type LocalIssuer } from './issuer/server.js';
+import { defaultStateFilePath } from './issuer/state-file.js';
 import { createLocalBackends, type LocalBackends } from './model/local-backends.js';
 
 export const DEFAULT_LOCAL_CONFIG = fileURLToPath(new URL('./config.json', import.meta.url));
@@ -18,6 +21,15 @@ export interface LocalStackOptions {
   port?: number;
   /** Local SageMaker-compatible endpoint port. @default 0 (any free port) */
   endpointPort?: number;
+  /** Local OAuth issuer port. @default 8788 */
+  issuerPort?: number;
+  /**
+   * Where the issuer writes the 0600 file `npm run token` reads; `null` writes none.
+   * @default `.local/issuer.json`
+   */
+  issuerStateFile?: string | null;
+  /** Receives the issuer's start-up lines (client ids and generated secrets). @default stderr */
+  print?: (line: string) => void;
   /** Catalogue file. @default `SLUICE_CONFIG`, else `local/config.json` */
   configPath?: string;
   /**
@@ -37,6 +49,8 @@ export interface LocalStack {
   endpointUrl: string;
   config: GatewayConfig;
   backends: LocalBackends;
+  /** The local OAuth issuer; absent when authentication is disabled. */
+  issuer: LocalIssuer | undefined;
   /** Stops the gateway, then the endpoint, then the models. */
   close(): Promise<void>;
 }
@@ -46,7 +60,8 @@ const LOCAL_CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' };
 
 /**
  * Starts the whole request path on loopback with no AWS account: the CPU model behind a
- * SageMaker-compatible endpoint, and the gateway calling it with the real AWS SDK.
+ * SageMaker-compatible endpoint, a local OAuth issuer standing in for Cognito, and the gateway
+ * verifying its tokens with jose and calling the endpoint with the real AWS SDK.
  */
 export const startLocalStack = async (options: LocalStackOptions = {}): Promise<LocalStack> => {
   const env = options.env ?? process.env;
@@ -77,7 +92,20 @@ export const startLocalStack = async (options: LocalStackOptions = {}): Promise<
       endpointUrl: endpoint.url,
       credentials: LOCAL_CREDENTIALS,
     });
-    const auth: AuthDeps = { mode: 'disabled' };
+    let issuer: LocalIssuer | undefined;
+    let auth: AuthDeps = { mode: 'disabled' };
+    if (options.auth !== 'disabled') {
+      const stateFile =
+        options.issuerStateFile === undefined ? defaultStateFilePath() : options.issuerStateFile;
+      issuer = await startLocalIssuer({
+        host: '127.0.0.1',
+        port: options.issuerPort ?? 8788,
+        ...(stateFile ? { stateFile } : {}),
+        ...(options.print ? { print: options.print } : {}),
+      });
+      closers.push(() => issuer!.close());
+      auth = authFromEnv(issuer.authEnv, config.auth);
+    }
     const prometheus = new PromMetrics();
     const { app } = createApp({ config, invoker, auth, logger, metrics: prometheus });
     const gateway = await serveApp(app, {
@@ -85,7 +113,7 @@ export const startLocalStack = async (options: LocalStackOptions = {}): Promise<
       port: options.port ?? 8787,
     });
     closers.push(() => gateway.close());
-    return { gatewayUrl: gateway.url, endpointUrl: endpoint.url, config, backends, close };
+    return { gatewayUrl: gateway.url, endpointUrl: endpoint.url, config, backends, issuer, close };
   } catch (err) {
     await close();
     throw err;

@@ -1,14 +1,17 @@
 import { loadGatewayConfig } from '../../shared/config/load.js';
 import { createApp, type GatewayApp } from '../app.js';
+import { trafficFromEnv } from '../admin/step-functions.js';
 import { authFromEnv } from '../auth/options.js';
 import { SageMakerInvoker } from '../invoke/sagemaker.js';
 import { EmfMetrics } from '../metrics/emf.js';
 import { PromMetrics, teeMetrics } from '../metrics/metrics.js';
+import { ModelRegistry } from '../models/registry.js';
 import { createJsonLogger, type LogLevel } from '../types.js';
 
 /**
  * Builds the production gateway from the environment: the catalogue (`SLUICE_CONFIG` or
- * `SLUICE_CONFIG_JSON`), JWT authentication (`SLUICE_AUTH_*`, always on), SageMaker in
+ * `SLUICE_CONFIG_JSON`), JWT authentication (`SLUICE_AUTH_*`, always on), traffic shifts through
+ * Step Functions (`SLUICE_TRAFFIC_STATE_MACHINE_ARN`), SageMaker in
  * `AWS_REGION`, JSON logs (`LOG_LEVEL`), Prometheus metrics and, with `SLUICE_METRICS=emf`,
  * CloudWatch EMF as well. Fails at start-up with a message naming what is missing.
  */

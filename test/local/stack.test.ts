@@ -9,6 +9,7 @@ import { startLocalStack, type LocalStack } from '../../local/stack.js';
  * SDK → local SageMaker-compatible endpoint → the CPU model.
  */
 let stack: LocalStack;
+let secured: LocalStack;
 let client: OpenAI;
 let local: LocalBackends;
 /** Token events the chat model has produced for the stream in flight. */
@@ -31,6 +32,7 @@ beforeAll(async () => {
   stack = await startLocalStack({
     port: 0,
     auth: 'disabled',
+    issuerStateFile: null,
     backends: { ...local, backends: { ...local.backends, 'sluice-chat': counted } },
   });
   client = new OpenAI({
@@ -38,9 +40,18 @@ beforeAll(async () => {
     apiKey: 'unused-auth-disabled',
     maxRetries: 0,
   });
+  // The default: authentication on, tokens from the stack's own local issuer.
+  secured = await startLocalStack({
+    port: 0,
+    issuerPort: 0,
+    issuerStateFile: null,
+    print: () => {},
+    backends: local,
+  });
 }, 120_000);
 
 afterAll(async () => {
+  await secured?.close();
   await stack?.close();
   await local?.close();
 });
@@ -129,5 +140,68 @@ describe('local stack with the official openai client', () => {
       status: 404,
       code: 'model_not_found',
     });
+  });
+});
+
+/** A client-credentials token for `role` from the stack's own issuer (HTTP Basic client auth). */
+const tokenFor = async (role: 'consumer' | 'viewer'): Promise<string> => {
+  const issuer = secured.issuer!;
+  const c = issuer.clientForRole[role]!;
+  const res = await fetch(issuer.tokenEndpoint, {
+    method: 'POST',
+    headers: {
+      authorization: `Basic ${Buffer.from(`${c.clientId}:${c.clientSecret}`).toString('base64')}`,
+      'content-type': 'application/x-www-form-urlencoded',
+    },
+    body: 'grant_type=client_credentials',
+  });
+  expect(res.status).toBe(200);
+  return ((await res.json()) as { access_token: string }).access_token;
+};
+
+describe('local stack with authentication on (the default)', () => {
+  it('serves the openai client holding a client-credentials token', async () => {
+    const authed = new OpenAI({
+      baseURL: `${secured.gatewayUrl}/v1`,
+      apiKey: await tokenFor('consumer'),
+      maxRetries: 0,
+    });
+    const res = await authed.chat.completions.create({
+      model: 'sluice-tiny-chat',
+      messages: [{ role: 'user', content: 'Hi' }],
+      max_tokens: 4,
+      temperature: 0,
+    });
+    expect(res.choices[0]!.message.content!.length).toBeGreaterThan(0);
+  });
+
+  it('refuses a request without a token with 401 and a Bearer challenge', async () => {
+    const res = await fetch(`${secured.gatewayUrl}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        model: 'sluice-tiny-chat',
+        messages: [{ role: 'user', content: 'Hi' }],
+      }),
+    });
+    expect(res.status).toBe(401);
+    expect(res.headers.get('www-authenticate')).toMatch(/^Bearer realm=/);
+    expect((await res.json()).error.type).toBe('authentication_error');
+  });
+
+  it('refuses a Viewer token on the inference API with 403 insufficient_scope', async () => {
+    const res = await fetch(`${secured.gatewayUrl}/v1/chat/completions`, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        authorization: `Bearer ${await tokenFor('viewer')}`,
+      },
+      body: JSON.stringify({
+        model: 'sluice-tiny-chat',
+        messages: [{ role: 'user', content: 'Hi' }],
+      }),
+    });
+    expect(res.status).toBe(403);
+    expect(res.headers.get('www-authenticate')).toMatch(/error="insufficient_scope"/);
   });
 });
