@@ -1,0 +1,98 @@
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { gatewayFromEnv } from '../../../edge/runtime/from-env.js';
+import type { EndpointBackend } from '../../../local/endpoint/backend.js';
+import { startLocalEndpoint, type LocalEndpoint } from '../../../local/endpoint/server.js';
+import { ConfigError } from '../../../shared/config/load.js';
+import {
+  accessClaims,
+  CLIENT_ID,
+  makeKey,
+  serveJwks,
+  sign,
+  type LoopbackServer,
+  type TestKey,
+} from '../auth/fixtures.js';
+
+/** The production wiring: config, JWT auth and the SageMaker SDK all from the environment. */
+const decoder = new TextDecoder();
+const encoder = new TextEncoder();
+const embedder: EndpointBackend = {
+  async invoke(input) {
+    const { inputs } = JSON.parse(decoder.decode(input.body)) as { inputs: string[] };
+    return { body: encoder.encode(JSON.stringify(inputs.map((s) => [s.length, 1]))) };
+  },
+  async *invokeStream() {},
+};
+
+let endpoint: LocalEndpoint;
+let jwks: LoopbackServer;
+let key: TestKey;
+let env: NodeJS.ProcessEnv;
+
+beforeAll(async () => {
+  endpoint = await startLocalEndpoint({ port: 0, backends: { 'embed-ep': embedder } });
+  key = await makeKey();
+  jwks = await serveJwks([key.jwk]);
+  // The SDK's default credential chain reads the process environment.
+  vi.stubEnv('AWS_ACCESS_KEY_ID', 'local');
+  vi.stubEnv('AWS_SECRET_ACCESS_KEY', 'local');
+  env = {
+    SLUICE_CONFIG_JSON: JSON.stringify({
+      models: [
+        { id: 'e', kind: 'embedding', policy: 'batch', format: 'tei', endpoint: 'embed-ep' },
+      ],
+    }),
+    SLUICE_SAGEMAKER_ENDPOINT_URL: endpoint.url,
+    SLUICE_AUTH_ISSUER: `${jwks.url}/pool`,
+    SLUICE_AUTH_CLIENT_IDS: CLIENT_ID,
+    SLUICE_AUTH_JWKS_URL: `${jwks.url}/jwks.json`,
+    LOG_LEVEL: 'error',
+  };
+});
+
+afterAll(async () => {
+  vi.unstubAllEnvs();
+  await endpoint.close();
+  await jwks.close();
+});
+
+const embed = (app: ReturnType<typeof gatewayFromEnv>['app'], headers: Record<string, string>) =>
+  app.request('/v1/embeddings', {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: JSON.stringify({ model: 'e', input: ['abc', 'de'] }),
+  });
+
+describe('gatewayFromEnv', () => {
+  it('refuses to start without a catalogue or without an issuer', () => {
+    expect(() => gatewayFromEnv({ ...env, SLUICE_CONFIG_JSON: undefined })).toThrow(ConfigError);
+    expect(() => gatewayFromEnv({ ...env, SLUICE_AUTH_ISSUER: undefined })).toThrow(
+      /SLUICE_AUTH_ISSUER/,
+    );
+  });
+
+  it('requires a verified token and then calls SageMaker through the SDK', async () => {
+    const { app } = gatewayFromEnv(env);
+    expect((await embed(app, {})).status).toBe(401);
+    const token = await sign(key, accessClaims(`${jwks.url}/pool`, Math.floor(Date.now() / 1000)));
+    const res = await embed(app, { authorization: `Bearer ${token}` });
+    expect(res.status).toBe(200);
+    expect((await res.json()).data.map((d: { embedding: number[] }) => d.embedding)).toEqual([
+      [3, 1],
+      [2, 1],
+    ]);
+  });
+
+  it('reads the CloudFront-forwarded token header only when SLUICE_AUTH_TOKEN_HEADER names it', async () => {
+    const token = await sign(key, accessClaims(`${jwks.url}/pool`, Math.floor(Date.now() / 1000)));
+    const sigv4 =
+      'AWS4-HMAC-SHA256 Credential=x/20260101/us-east-1/lambda/aws4_request, Signature=y';
+    const headers = { authorization: sigv4, 'x-sluice-authorization': `Bearer ${token}` };
+    expect((await embed(gatewayFromEnv(env).app, headers)).status).toBe(401);
+    const behindCloudFront = gatewayFromEnv({
+      ...env,
+      SLUICE_AUTH_TOKEN_HEADER: 'x-sluice-authorization',
+    });
+    expect((await embed(behindCloudFront.app, headers)).status).toBe(200);
+  });
+});
