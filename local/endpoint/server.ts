@@ -1,8 +1,6 @@
-import { serve } from '@hono/node-server';
 import { Hono, type Context } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { serveApp } from '../../edge/runtime/serve.js';
 import type { EndpointBackend, InvocationInput, InvocationStream } from './backend.js';
 import { handleControlPlane } from './control-plane.js';
 import {
@@ -255,23 +253,10 @@ export interface LocalEndpoint {
  * });
  */
 export async function startLocalEndpoint(options: LocalEndpointOptions): Promise<LocalEndpoint> {
-  const host = options.host ?? '127.0.0.1';
-  const app = createEndpointApp(options);
-  const { server, address } = await new Promise<{ server: Server; address: AddressInfo }>(
-    (resolve, reject) => {
-      const server = serve({ fetch: app.fetch, hostname: host, port: options.port }, (address) =>
-        resolve({ server: server as Server, address }),
-      ) as Server;
-      server.once('error', reject);
-    },
-  );
-  const urlHost = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-  return {
-    url: `http://${urlHost}:${address.port}`,
-    close: () =>
-      new Promise<void>((resolve, reject) => {
-        server.close((error) => (error ? reject(error) : resolve()));
-        server.closeAllConnections();
-      }),
-  };
+  // Closing cuts open streams at once (drainMs 0): their backends see `signal` abort.
+  return serveApp(createEndpointApp(options), {
+    host: options.host ?? '127.0.0.1',
+    port: options.port,
+    drainMs: 0,
+  });
 }
