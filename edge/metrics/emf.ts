@@ -41,7 +41,12 @@ export class EmfMetrics implements GatewayMetrics {
     this.timer.unref();
   }
 
-  request(e: { route: string; model: string | undefined; status: number; latencyMs: number }): void {
+  request(e: {
+    route: string;
+    model: string | undefined;
+    status: number;
+    latencyMs: number;
+  }): void {
     const model = e.model ?? 'none';
     this.add(model, 'Requests', 'Count', 1);
     this.add(model, 'Latency', 'Milliseconds', round(e.latencyMs));
@@ -64,7 +69,8 @@ export class EmfMetrics implements GatewayMetrics {
   /** Writes every buffered series, one line per model, and empties the buffer. */
   flush(): void {
     const byModel = new Map<string, Series[]>();
-    for (const s of this.series.values()) byModel.set(s.model, [...(byModel.get(s.model) ?? []), s]);
+    for (const s of this.series.values())
+      byModel.set(s.model, [...(byModel.get(s.model) ?? []), s]);
     this.series.clear();
     for (const [model, list] of byModel) {
       const record: Record<string, unknown> = { Model: model };

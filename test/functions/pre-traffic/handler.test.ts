@@ -76,13 +76,11 @@ describe('pre-traffic hook', () => {
   });
 
   it('reports Failed when the function errors', async () => {
-    lambdaMock
-      .on(InvokeCommand)
-      .resolves({
-        StatusCode: 200,
-        FunctionError: 'Unhandled',
-        Payload: payload({ errorMessage: 'boom' }) as never,
-      });
+    lambdaMock.on(InvokeCommand).resolves({
+      StatusCode: 200,
+      FunctionError: 'Unhandled',
+      Payload: payload({ errorMessage: 'boom' }) as never,
+    });
     await expect(run()).resolves.toBe('Failed');
   });
 
