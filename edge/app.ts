@@ -1,20 +1,15 @@
 import { Hono } from 'hono';
-import { bodyLimit } from 'hono/body-limit';
 import { requestId } from 'hono/request-id';
 import { randomUUID } from 'node:crypto';
 import type { GatewayConfig } from '../shared/config/schema.js';
-import {
-  GatewayError,
-  NotFoundError,
-  PayloadTooLargeError,
-  toGatewayError,
-} from '../shared/errors.js';
+import { GatewayError, NotFoundError, toGatewayError } from '../shared/errors.js';
 import type { MetricsRenderer } from './admin/metrics-route.js';
 import type { TrafficController } from './admin/traffic.js';
 import { mountIdentity } from './auth/mount.js';
 import type { AuthOptions } from './auth/options.js';
 import type { ModelInvoker } from './invoke/invoker.js';
 import { noopMetrics, type GatewayMetrics } from './metrics/metrics.js';
+import { limitBody } from './middleware/body-limit.js';
 import { ModelRegistry } from './models/registry.js';
 import { ModelService } from './models/service.js';
 import { healthRoutes } from './routes/health.js';
@@ -26,6 +21,9 @@ import { systemClock, silentLogger, type AppEnv, type Clock, type Logger } from 
  * flag only) or `custom`. In every mode the RBAC table in `edge/auth/rbac.ts` authorizes.
  */
 export type AuthDeps = AuthOptions;
+
+/** Largest admin request body. */
+const ADMIN_MAX_BODY_BYTES = 64 * 1024;
 
 export interface AppDeps {
   config: GatewayConfig;
@@ -97,15 +95,9 @@ export const createApp = (deps: AppDeps): GatewayApp => {
     );
   });
 
-  app.use(
-    '/v1/*',
-    bodyLimit({
-      maxSize: deps.config.maxBodyBytes,
-      onError: () => {
-        throw new PayloadTooLargeError(deps.config.maxBodyBytes);
-      },
-    }),
-  );
+  app.use('/v1/*', limitBody(deps.config.maxBodyBytes));
+  // Admin bodies are a few weights or a state: no reason to read more.
+  app.use('/admin/*', limitBody(ADMIN_MAX_BODY_BYTES));
   mountIdentity(app, {
     auth: deps.auth,
     config: deps.config,
