@@ -42,6 +42,14 @@ export const mapUpstreamError = (err: unknown, modelId: string): GatewayError =>
   ) as UpstreamFailure;
   const details = { upstream: e.name ?? e.code, upstreamMessage: e.message?.slice(0, 500) };
   const opts = { details, cause: err };
+  // The SDK's HTTP handler reports a reset socket as a `TimeoutError` carrying the socket's
+  // code: the code is the truer account of what happened.
+  if (e.code === 'ECONNRESET' || e.code === 'EPIPE') {
+    return new UpstreamError(`The connection to model '${modelId}' was reset.`, {
+      ...opts,
+      code: 'upstream_connection_reset',
+    });
+  }
   switch (e.name) {
     case 'ModelError': {
       const original = e.OriginalStatusCode;
@@ -131,12 +139,6 @@ export const mapUpstreamError = (err: unknown, modelId: string): GatewayError =>
         UPSTREAM_RETRY_AFTER_S,
         { ...opts, code: 'upstream_unreachable' },
       );
-    case 'ECONNRESET':
-    case 'EPIPE':
-      return new UpstreamError(`The connection to model '${modelId}' was reset.`, {
-        ...opts,
-        code: 'upstream_connection_reset',
-      });
   }
   if (e.$retryable?.throttling) {
     return new RateLimitError(

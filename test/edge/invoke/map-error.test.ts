@@ -82,6 +82,13 @@ describe('mapUpstreamError', () => {
       '2',
     ],
     [
+      'a TimeoutError the SDK raised for a reset socket',
+      Object.assign(new Error('socket hang up'), { name: 'TimeoutError', code: 'ECONNRESET' }),
+      502,
+      'upstream_connection_reset',
+      undefined,
+    ],
+    [
       'ECONNRESET',
       Object.assign(new Error('x'), { code: 'ECONNRESET' }),
       502,
