@@ -1,19 +1,13 @@
 import { Hono, type Context } from 'hono';
-import { streamSSE } from 'hono/streaming';
 import { randomUUID } from 'node:crypto';
-import { InvalidRequestError, toGatewayError } from '../../shared/errors.js';
+import { InvalidRequestError } from '../../shared/errors.js';
 import type { AppEnv, Clock, Logger } from '../types.js';
 import { renderChat, type ChatMessage } from '../formats/chat-template.js';
-import type {
-  GenerationChunk,
-  GenerationRequest,
-  GenerationResult,
-} from '../formats/generation.js';
+import type { GenerationRequest } from '../formats/generation.js';
 import { toBase64Float32 } from '../formats/tei.js';
 import { readJson } from '../middleware/json-body.js';
 import type { ModelRegistry, ModelRuntime } from '../models/registry.js';
 import type { InferenceContext, ModelService } from '../models/service.js';
-import { ClientClosedError } from '../invoke/map-error.js';
 import {
   chatCompletionSchema,
   completionSchema,
@@ -21,6 +15,7 @@ import {
   type ChatCompletionBody,
   type CompletionBody,
 } from './openai-schemas.js';
+import { inferenceContext, streamCompletion, usageBody } from './sse.js';
 
 export interface OpenAIRoutesDeps {
   registry: ModelRegistry;
@@ -257,101 +252,9 @@ const generationRequest = (
   };
 };
 
-const usageBody = (r: Pick<GenerationResult, 'usage'>) => {
-  const u = r.usage ?? { promptTokens: 0, completionTokens: 0 };
-  return {
-    prompt_tokens: u.promptTokens,
-    completion_tokens: u.completionTokens,
-    total_tokens: u.promptTokens + u.completionTokens,
-  };
-};
-
-/** Runs `fn` with a signal that fires when the client disconnects. */
 /**
  * Runs `fn` with the request's own signal, which fires when the client disconnects. It is
  * passed on as it is: one AbortController per request is measurable CPU under load.
  */
 const withAbort = <T>(c: Context<AppEnv>, fn: (ctx: InferenceContext) => Promise<T>): Promise<T> =>
-  fn(context(c, c.req.raw.signal));
-
-const context = (c: Context<AppEnv>, signal: AbortSignal): InferenceContext => ({
-  requestId: c.get('requestId'),
-  tenant: c.get('principal').tenant,
-  signal,
-  priority: c.req.header('x-sluice-priority') === 'batch' ? 'batch' : 'interactive',
-});
-
-interface StreamShape {
-  first: () => object | undefined;
-  chunk: (text: string) => object;
-  last: (reason: string) => object;
-  usage: ((u: ReturnType<typeof usageBody>) => object) | undefined;
-}
-
-/**
- * Streams a generation as server-sent events ending in `data: [DONE]`. The first upstream
- * event is awaited before the response starts, so a failure to start (overload, an unknown
- * endpoint) is an ordinary HTTP error. A failure after that ends the stream with an error
- * event and no `[DONE]`, so a client never mistakes a broken answer for a complete one.
- */
-const streamCompletion = async (
-  c: Context<AppEnv>,
-  deps: OpenAIRoutesDeps,
-  model: ModelRuntime,
-  request: GenerationRequest,
-  shape: StreamShape,
-) => {
-  const controller = new AbortController();
-  const clientSignal = c.req.raw.signal;
-  const abort = () => controller.abort(new ClientClosedError());
-  if (clientSignal.aborted) abort();
-  else clientSignal.addEventListener('abort', abort, { once: true });
-  const iterator = deps.service
-    .generateStream(model, request, context(c, controller.signal))
-    [Symbol.asyncIterator]();
-  let head: IteratorResult<GenerationChunk>;
-  try {
-    head = await iterator.next();
-  } catch (err) {
-    clientSignal.removeEventListener('abort', abort);
-    throw err;
-  }
-  c.header('cache-control', 'no-cache');
-  c.header('x-accel-buffering', 'no');
-  return streamSSE(c, async (sse) => {
-    sse.onAbort(abort);
-    let finish: string | undefined;
-    let usage: GenerationChunk['usage'];
-    try {
-      const first = shape.first();
-      if (first) await sse.writeSSE({ data: JSON.stringify(first) });
-      for (let step = head; !step.done; step = await iterator.next()) {
-        const chunk = step.value;
-        if (chunk.text) await sse.writeSSE({ data: JSON.stringify(shape.chunk(chunk.text)) });
-        if (chunk.finishReason) finish = chunk.finishReason;
-        if (chunk.usage) usage = chunk.usage;
-      }
-      if (controller.signal.aborted) return;
-      await sse.writeSSE({ data: JSON.stringify(shape.last(finish ?? 'stop')) });
-      if (shape.usage)
-        await sse.writeSSE({ data: JSON.stringify(shape.usage(usageBody({ usage }))) });
-      await sse.writeSSE({ data: '[DONE]' });
-    } catch (err) {
-      if (controller.signal.aborted) return;
-      const error = toGatewayError(err);
-      deps.logger.warn(
-        {
-          requestId: c.get('requestId'),
-          model: model.config.id,
-          code: error.code,
-          details: error.details,
-        },
-        'stream failed after it started',
-      );
-      await sse.writeSSE({ data: JSON.stringify(error.toJSON()) });
-    } finally {
-      clientSignal.removeEventListener('abort', abort);
-      if (controller.signal.aborted) await iterator.return?.();
-    }
-  });
-};
+  fn(inferenceContext(c, c.req.raw.signal));

@@ -28,10 +28,15 @@ export const gatewayFromEnv = (
     maxSockets: config.upstream.maxSockets,
     ...(config.upstream.endpointUrl ? { endpointUrl: config.upstream.endpointUrl } : {}),
   });
+  const registry = new ModelRegistry(config);
   const gateway = createApp({
     config,
     invoker,
     auth: authFromEnv(env, config.auth),
+    registry,
+    // With SLUICE_TRAFFIC_STATE_MACHINE_ARN, admin weight changes start the traffic-shift state
+    // machine, which every environment follows through the endpoint; without it they stay here.
+    traffic: trafficFromEnv(env, registry),
     logger,
     metrics,
     prometheus,

@@ -1,3 +1,5 @@
+import { SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
+import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { gatewayFromEnv } from '../../../edge/runtime/from-env.js';
 import type { EndpointBackend } from '../../../local/endpoint/backend.js';
@@ -94,5 +96,55 @@ describe('gatewayFromEnv', () => {
       SLUICE_AUTH_TOKEN_HEADER: 'x-sluice-authorization',
     });
     expect((await embed(behindCloudFront.app, headers)).status).toBe(200);
+  });
+
+  it('turns an admin weight change into a Step Functions traffic shift when the ARN is set', async () => {
+    const arn = 'arn:aws:states:us-east-1:111111111111:stateMachine:sluice-traffic';
+    const sfn = mockClient(SFNClient);
+    sfn.on(StartExecutionCommand).resolves({ executionArn: `${arn}:x`, startDate: new Date() });
+    try {
+      const config = {
+        models: [
+          {
+            id: 'e',
+            kind: 'embedding',
+            policy: 'batch',
+            format: 'tei',
+            targets: [
+              { id: 'stable', endpoint: 'embed-ep', variant: 'blue', weight: 95 },
+              { id: 'canary', endpoint: 'embed-ep', variant: 'green', weight: 5 },
+            ],
+          },
+        ],
+      };
+      const { app, registry } = gatewayFromEnv({
+        ...env,
+        SLUICE_CONFIG_JSON: JSON.stringify(config),
+        SLUICE_TRAFFIC_STATE_MACHINE_ARN: arn,
+      });
+      const claims = {
+        ...accessClaims(`${jwks.url}/pool`, Math.floor(Date.now() / 1000)),
+        scope: 'inference/admin',
+      };
+      const auth = { authorization: `Bearer ${await sign(key, claims)}` };
+      const current = await app.request('/admin/models/e', { headers: auth });
+      expect(current.status).toBe(200);
+      const res = await app.request('/admin/models/e/weights', {
+        method: 'PUT',
+        headers: {
+          ...auth,
+          'content-type': 'application/json',
+          'if-match': current.headers.get('etag')!,
+        },
+        body: JSON.stringify({ weights: { stable: 50, canary: 50 } }),
+      });
+      expect(res.status).toBeLessThan(300);
+      const calls = sfn.commandCalls(StartExecutionCommand);
+      expect(calls).toHaveLength(1);
+      expect(calls[0]!.args[0].input.stateMachineArn).toBe(arn);
+      expect(registry.require('e').targets.map((t) => t.weight)).toEqual([50, 50]);
+    } finally {
+      sfn.restore();
+    }
   });
 });

@@ -1,0 +1,102 @@
+import type { Context } from 'hono';
+import { streamSSE } from 'hono/streaming';
+import { toGatewayError } from '../../shared/errors.js';
+import type { GenerationChunk, GenerationRequest } from '../formats/generation.js';
+import { ClientClosedError } from '../invoke/map-error.js';
+import type { ModelRuntime } from '../models/registry.js';
+import type { AppEnv } from '../types.js';
+import type { GenerationResult } from '../formats/generation.js';
+import type { InferenceContext } from '../models/service.js';
+import type { OpenAIRoutesDeps } from './openai.js';
+
+export const usageBody = (r: Pick<GenerationResult, 'usage'>) => {
+  const u = r.usage ?? { promptTokens: 0, completionTokens: 0 };
+  return {
+    prompt_tokens: u.promptTokens,
+    completion_tokens: u.completionTokens,
+    total_tokens: u.promptTokens + u.completionTokens,
+  };
+};
+
+export const inferenceContext = (c: Context<AppEnv>, signal: AbortSignal): InferenceContext => ({
+  requestId: c.get('requestId'),
+  tenant: c.get('principal').tenant,
+  signal,
+  priority: c.req.header('x-sluice-priority') === 'batch' ? 'batch' : 'interactive',
+});
+
+/** How one API (chat or text completions) shapes the events of a stream. */
+export interface StreamShape {
+  first: () => object | undefined;
+  chunk: (text: string) => object;
+  last: (reason: string) => object;
+  usage: ((u: ReturnType<typeof usageBody>) => object) | undefined;
+}
+
+/**
+ * Streams a generation as server-sent events ending in `data: [DONE]`. The first upstream
+ * event is awaited before the response starts, so a failure to start (overload, an unknown
+ * endpoint) is an ordinary HTTP error. A failure after that ends the stream with an error
+ * event and no `[DONE]`, so a client never mistakes a broken answer for a complete one.
+ */
+export const streamCompletion = async (
+  c: Context<AppEnv>,
+  deps: OpenAIRoutesDeps,
+  model: ModelRuntime,
+  request: GenerationRequest,
+  shape: StreamShape,
+) => {
+  const controller = new AbortController();
+  const clientSignal = c.req.raw.signal;
+  const abort = () => controller.abort(new ClientClosedError());
+  if (clientSignal.aborted) abort();
+  else clientSignal.addEventListener('abort', abort, { once: true });
+  const iterator = deps.service
+    .generateStream(model, request, inferenceContext(c, controller.signal))
+    [Symbol.asyncIterator]();
+  let head: IteratorResult<GenerationChunk>;
+  try {
+    head = await iterator.next();
+  } catch (err) {
+    clientSignal.removeEventListener('abort', abort);
+    throw err;
+  }
+  c.header('cache-control', 'no-cache');
+  c.header('x-accel-buffering', 'no');
+  return streamSSE(c, async (sse) => {
+    sse.onAbort(abort);
+    let finish: string | undefined;
+    let usage: GenerationChunk['usage'];
+    try {
+      const first = shape.first();
+      if (first) await sse.writeSSE({ data: JSON.stringify(first) });
+      for (let step = head; !step.done; step = await iterator.next()) {
+        const chunk = step.value;
+        if (chunk.text) await sse.writeSSE({ data: JSON.stringify(shape.chunk(chunk.text)) });
+        if (chunk.finishReason) finish = chunk.finishReason;
+        if (chunk.usage) usage = chunk.usage;
+      }
+      if (controller.signal.aborted) return;
+      await sse.writeSSE({ data: JSON.stringify(shape.last(finish ?? 'stop')) });
+      if (shape.usage)
+        await sse.writeSSE({ data: JSON.stringify(shape.usage(usageBody({ usage }))) });
+      await sse.writeSSE({ data: '[DONE]' });
+    } catch (err) {
+      if (controller.signal.aborted) return;
+      const error = toGatewayError(err);
+      deps.logger.warn(
+        {
+          requestId: c.get('requestId'),
+          model: model.config.id,
+          code: error.code,
+          details: error.details,
+        },
+        'stream failed after it started',
+      );
+      await sse.writeSSE({ data: JSON.stringify(error.toJSON()) });
+    } finally {
+      clientSignal.removeEventListener('abort', abort);
+      if (controller.signal.aborted) await iterator.return?.();
+    }
+  });
+};
