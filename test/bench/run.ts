@@ -100,7 +100,7 @@ const overheadTargets: Record<string, Target> = {
   })),
 };
 const samples: Record<string, number[]> = {};
-for (const [name, t] of Object.entries(overheadTargets)) await sequential(t, 100, 0); // warm-up
+for (const t of Object.values(overheadTargets)) await sequential(t, 100, 0); // warm-up
 for (let r = 0; r < ROUNDS; r++)
   for (const [name, t] of Object.entries(overheadTargets))
     (samples[name] ??= []).push(...(await sequential(t, PER_ROUND, 50 + r * PER_ROUND)));
