@@ -2,7 +2,8 @@
  * `npm start`: the whole Sluice request path on one machine, with no AWS account.
  *
  * Flags: `--no-auth` turns authentication off (local only). Environment: `HOST`, `PORT`
- * (gateway, default 127.0.0.1:8787), `SLUICE_CONFIG` (catalogue), `SLUICE_LOCAL_GGUF`
+ * (gateway, default 127.0.0.1:8787), `SLUICE_ISSUER_PORT` (local issuer, default 8788),
+ * `SLUICE_CONFIG` (catalogue), `SLUICE_LOCAL_GGUF`
  * (a real GGUF model instead of the stand-in), `LOG_LEVEL`.
  */
 import { createJsonLogger, type LogLevel } from '../edge/types.js';
@@ -20,8 +21,17 @@ progress('Sluice: loading the local model (the first start generates it, a few s
 const stack = await startLocalStack({
   host: process.env.HOST ?? '127.0.0.1',
   port: Number(process.env.PORT ?? 8787),
+  issuerPort: Number(process.env.SLUICE_ISSUER_PORT ?? 8788),
   auth,
   logger,
+}).catch((err: NodeJS.ErrnoException) => {
+  // Start-up failures are the user's to fix: say what and how, without a stack trace.
+  const reason =
+    err.code === 'EADDRINUSE'
+      ? `${(err as { address?: string }).address}:${(err as { port?: number }).port} is already in use (another npm start?). Stop it, or set PORT / SLUICE_ISSUER_PORT.`
+      : err.message;
+  progress(`Sluice could not start: ${reason}`);
+  process.exit(1);
 });
 
 const chatModel =
