@@ -43,17 +43,21 @@ export const variantSchema = z
     /** Variant name (`g5`, `p4d`, `canary`); also the gateway target id. */
     name: sagemakerName,
     instanceType,
-    /** Instances at creation. @default 1 */
+    /** Instances at creation; later deploys keep the autoscaled count. @default 1 */
     initialInstanceCount: z.number().int().min(1).max(100).default(1),
-    /** Share of the endpoint's traffic at creation, 0–100. @default 100 */
+    /**
+     * Share of the endpoint's traffic at creation, 0–100. Later deploys keep the running weights
+     * (`RetainAllVariantProperties`); change them with the traffic shifter. @default 100
+     */
     initialWeight: z.number().int().min(0).max(100).default(100),
     /** Lower bound for Application Auto Scaling. @default 1 */
     minCapacity: z.number().int().min(1).max(100).default(1),
     /** Upper bound for Application Auto Scaling. @default 4 */
     maxCapacity: z.number().int().min(1).max(100).default(4),
     /**
-     * Model version (artifact prefix `models/<model id>/<version>/`) this variant serves; a
-     * variant on a newer version is how a new model version is rolled out as a canary.
+     * Model version (artifact prefix `models/<model id>/<version>/`) this variant serves. Changing
+     * it (or the model's `version`) under the same variant name is how a new version rolls out:
+     * SageMaker's blue/green canary guards it (see docs/deploy.md).
      * @default the model's `version`
      */
     version: z
@@ -108,7 +112,11 @@ export const modelSchema = z
 export const canarySchema = z.strictObject({
   /** First traffic share for a new version, percent. @default 5 */
   percentage: z.number().int().min(1).max(50).default(5),
-  /** Bake time at each step before the next, minutes. @default 10 */
+  /**
+   * Bake time at each step before the next, minutes: the CodeDeploy canary interval of the
+   * gateway and the traffic shifter's bake use it as is; SageMaker's blue/green
+   * `WaitIntervalInSeconds` is capped at 3600 s (60 minutes), its maximum. @default 10
+   */
   bakeMinutes: z.number().int().min(1).max(120).default(10),
   /** Traffic steps for the variant shifter (percent to the new variant). @default [5, 25, 50, 100] */
   steps: z.array(z.number().int().min(1).max(100)).min(1).max(10).default([5, 25, 50, 100]),

@@ -187,11 +187,17 @@ export class InferenceEndpoint extends Construct {
       topic: props.topic,
     });
 
-    const waitSeconds = canary.bakeMinutes * 60;
+    // SageMaker accepts WaitIntervalInSeconds in 0..3600; longer bakes (the schema allows up to
+    // 120 minutes for CodeDeploy and the traffic shifter) are capped here, not rejected.
+    const waitSeconds = sagemakerBakeSeconds(canary.bakeMinutes);
     this.endpoint = new sagemaker.CfnEndpoint(this, 'Endpoint', {
       // A fixed name: the gateway catalogue, IAM grants and alarms must know it before it exists.
       endpointName: model.endpointName,
       endpointConfigName: this.endpointConfig.attrEndpointConfigName,
+      // Keep what autoscaling (instance counts) and the traffic shifter (weights) set at run time:
+      // without this every deploy would reset them to initialInstanceCount / initialWeight. No
+      // property is excluded, so config changes to those two fields apply only at creation.
+      retainAllVariantProperties: true,
       deploymentConfig: {
         blueGreenUpdatePolicy: {
           trafficRoutingConfiguration: {
@@ -240,6 +246,14 @@ export class InferenceEndpoint extends Construct {
       this.scalableTargets.push(target);
     }
   }
+}
+
+/** The largest WaitIntervalInSeconds SageMaker accepts in a blue/green traffic routing config. */
+export const SAGEMAKER_MAX_WAIT_SECONDS = 3600;
+
+/** SageMaker's blue/green bake per step: the configured bake, capped at SageMaker's maximum. */
+export function sagemakerBakeSeconds(bakeMinutes: number): number {
+  return Math.min(SAGEMAKER_MAX_WAIT_SECONDS, bakeMinutes * 60);
 }
 
 /** Container environment: the engine options for LMI/vLLM or TEI, plus the model's overrides. */
