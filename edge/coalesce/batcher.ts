@@ -1,4 +1,4 @@
-import { UpstreamError } from '../../shared/errors.js';
+import { RateLimitError, UpstreamError } from '../../shared/errors.js';
 import type { DispatchReason } from '../metrics/metrics.js';
 import { ClientClosedError } from '../invoke/map-error.js';
 import { realScheduler, type Scheduler } from './scheduler.js';
@@ -18,6 +18,7 @@ export interface BatcherHooks {
   batch?(e: { size: number; reason: DispatchReason }): void;
   inflight?(delta: 1 | -1): void;
   queueWait?(ms: number): void;
+  rejected?(reason: 'queue_full'): void;
 }
 
 export interface BatcherOptions<I, O> {
@@ -28,6 +29,15 @@ export interface BatcherOptions<I, O> {
   maxDelayMs?: number;
   /** Batches in flight below which a new batch leaves at once instead of waiting. @default 2 */
   maxInflightBatches?: number;
+  /**
+   * Batches in flight at most. A batch that is full or whose timer fired while this many are in
+   * flight waits (FIFO) for one to finish: overload queues here, not at the GPU. @default 8
+   */
+  maxConcurrentBatches?: number;
+  /** Items waiting (not yet dispatched) before `load` refuses with 429. @default 4096 */
+  maxQueuedItems?: number;
+  /** Names the target in the 429 message. @default 'The model' */
+  label?: string;
   /** Builds the error every member sees when the answer cannot be matched to the items. */
   mismatch?: (got: number, expected: number) => Error;
   scheduler?: Scheduler;
@@ -51,6 +61,10 @@ interface Batch<I, O> {
   /** Set once it has left; members that abort afterwards only drop their result. */
   controller?: AbortController;
   soonPending: boolean;
+  /** Closed and waiting for a slot under `maxConcurrentBatches`. */
+  ready?: DispatchReason;
+  /** Its timer fired while every slot was taken: it leaves at the next free slot. */
+  due?: boolean;
 }
 
 /**
@@ -68,13 +82,24 @@ export class Batcher<I, O> {
   private readonly maxBatchSize: number;
   private readonly maxDelayMs: number;
   private readonly maxInflight: number;
+  private readonly maxConcurrent: number;
+  private readonly maxQueued: number;
   private readonly scheduler: Scheduler;
   private inflightCount = 0;
+  /** Closed batches waiting for a slot, oldest first. */
+  private readonly ready: Array<Batch<I, O>> = [];
+  /** Items not yet dispatched, in open and ready batches. */
+  private queued = 0;
+  /** Items per millisecond recently delivered upstream, for `Retry-After`. */
+  private drainPerMs = 0;
+  private lastDrainAt: number | undefined;
 
   constructor(private readonly options: BatcherOptions<I, O>) {
     this.maxBatchSize = options.maxBatchSize ?? 64;
     this.maxDelayMs = options.maxDelayMs ?? 10;
     this.maxInflight = options.maxInflightBatches ?? 2;
+    this.maxConcurrent = Math.max(this.maxInflight, options.maxConcurrentBatches ?? 8);
+    this.maxQueued = options.maxQueuedItems ?? 4096;
     this.scheduler = options.scheduler ?? realScheduler;
     if (this.maxBatchSize < 1) throw new RangeError('maxBatchSize must be at least 1');
   }
@@ -91,6 +116,11 @@ export class Batcher<I, O> {
    */
   load(key: string, item: I, signal?: AbortSignal): Promise<O> {
     if (signal?.aborted) return Promise.reject(new ClientClosedError());
+    if (this.queued >= this.maxQueued) {
+      this.options.hooks?.rejected?.('queue_full');
+      return Promise.reject(this.queueFull());
+    }
+    this.queued++;
     return new Promise<O>((resolve, reject) => {
       const waiter: Waiter<I, O> = {
         item,
@@ -136,10 +166,13 @@ export class Batcher<I, O> {
       if (!batch.controller) {
         // Not yet dispatched: the item leaves, and an emptied batch is dropped with its timer.
         batch.waiters.splice(batch.waiters.indexOf(waiter), 1);
+        this.queued--;
         if (batch.waiters.length === 0 && this.open.get(batch.key) === batch) {
           this.open.delete(batch.key);
           batch.cancelTimer();
         }
+        if (batch.waiters.length === 0 && batch.ready)
+          this.ready.splice(this.ready.indexOf(batch), 1);
       }
       this.settle(waiter, () => waiter.reject(new ClientClosedError()));
       // The upstream call goes on for the others; it is cancelled only when nobody is left.
@@ -157,10 +190,13 @@ export class Batcher<I, O> {
   }
 
   private dispatch(batch: Batch<I, O>, reason: DispatchReason): void {
-    this.open.delete(batch.key);
+    if (this.inflightCount >= this.maxConcurrent) return this.hold(batch, reason);
+    if (this.open.get(batch.key) === batch) this.open.delete(batch.key);
     batch.cancelTimer();
+    batch.ready = undefined;
     const waiters = batch.waiters;
     if (waiters.length === 0) return;
+    this.queued -= waiters.length;
     const controller = new AbortController();
     batch.controller = controller;
     const now = this.scheduler.now();
@@ -197,6 +233,7 @@ export class Batcher<I, O> {
       .finally(() => {
         this.inflightCount--;
         hooks?.inflight?.(-1);
+        this.noteDrained(waiters.length);
         this.next();
       });
   }
@@ -210,10 +247,53 @@ export class Batcher<I, O> {
     );
   }
 
-  /** A slot came free: the oldest open batch leaves now rather than at its timer. */
+  /**
+   * At the hard cap nothing more goes upstream. A batch whose timer fired stays open and keeps
+   * filling (its members wait for a slot either way); a full one closes and waits in line.
+   */
+  private hold(batch: Batch<I, O>, reason: DispatchReason): void {
+    if (reason === 'timer') {
+      batch.due = true;
+      return;
+    }
+    if (this.open.get(batch.key) === batch) {
+      this.open.delete(batch.key);
+      batch.cancelTimer();
+    }
+    batch.ready = reason;
+    this.ready.push(batch);
+  }
+
+  /**
+   * A slot came free: a full batch held at the hard cap leaves first, then an open one whose
+   * timer already fired, else (below `maxInflightBatches`) the oldest open batch.
+   */
   private next(): void {
+    const held = this.ready.shift();
+    if (held) return this.dispatch(held, held.ready ?? 'full');
+    for (const batch of this.open.values()) if (batch.due) return this.dispatch(batch, 'timer');
     if (this.inflightCount >= this.maxInflight) return;
     const oldest = this.open.values().next();
     if (!oldest.done) this.dispatch(oldest.value, 'slot');
+  }
+
+  /** Items per millisecond over recent completions (an exponentially weighted average). */
+  private noteDrained(items: number): void {
+    const now = this.scheduler.now();
+    if (this.lastDrainAt !== undefined) {
+      const rate = items / Math.max(1, now - this.lastDrainAt);
+      this.drainPerMs = this.drainPerMs === 0 ? rate : 0.8 * this.drainPerMs + 0.2 * rate;
+    }
+    this.lastDrainAt = now;
+  }
+
+  private queueFull(): RateLimitError {
+    // How long the items ahead take to leave at the recent drain rate; 1 s when unknown.
+    const seconds = this.drainPerMs > 0 ? this.queued / this.drainPerMs / 1000 : 1;
+    return new RateLimitError(
+      `${this.options.label ?? 'The model'} has ${this.queued} items waiting; retry later.`,
+      Math.min(60, Math.max(1, seconds)),
+      { code: 'queue_full' },
+    );
   }
 }

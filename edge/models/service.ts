@@ -1,4 +1,4 @@
-import { ServiceUnavailableError } from '../../shared/errors.js';
+import { ServiceUnavailableError, UpstreamError } from '../../shared/errors.js';
 import type { ModelConfig } from '../../shared/config/schema.js';
 import type { Clock, Logger } from '../types.js';
 import type { GatewayMetrics } from '../metrics/metrics.js';
@@ -147,9 +147,20 @@ export class ModelService {
         timeoutMs: config.timeoutMs,
         modelId: config.id,
       });
-      for await (const event of events) yield parseTgiStreamEvent(event, config.id);
+      let finished = false;
+      for await (const event of events) {
+        const chunk = parseTgiStreamEvent(event, config.id);
+        if (chunk.finishReason) finished = true;
+        yield chunk;
+      }
       // A stream cut short by the caller leaving must never read as a complete answer.
       if (ctx.signal.aborted) throw new ClientClosedError();
+      // Nor one the container ended without its closing event (a crash, a cut connection).
+      if (!finished) {
+        throw new UpstreamError(`The stream from model '${config.id}' ended before it finished.`, {
+          code: 'incomplete_stream',
+        });
+      }
     } finally {
       release();
     }
@@ -222,6 +233,7 @@ export class ModelService {
     const labels = this.labels(model, target);
     c.batcher = new Batcher<string, number[]>({
       ...config.batch,
+      label: `Model '${config.id}'`,
       scheduler: this.scheduler,
       batchFn: async (items, _key, signal) =>
         // parseTeiResponse fails the whole batch on a count mismatch: no delivery by position.
@@ -240,6 +252,7 @@ export class ModelService {
         batch: (e) => metrics.batch({ ...labels, ...e }),
         inflight: (delta) => metrics.inflight({ ...labels, delta }),
         queueWait: (ms) => metrics.queueWait({ ...labels, ms }),
+        rejected: (reason) => metrics.rejected({ model: labels.model, reason }),
       },
     });
     return c.batcher;

@@ -30,6 +30,14 @@ export const batchSchema = z.strictObject({
   maxDelayMs: z.number().min(0).max(1000).default(10),
   /** Batches in flight per target before new ones wait for the timer or a full batch. @default 2 */
   maxInflightBatches: z.number().int().min(1).max(256).default(2),
+  /**
+   * Hard cap on batches in flight per target: past it, even a full or timed-out batch waits for
+   * one to finish, so overload queues here (bounded by `maxQueuedItems`) instead of at the GPU.
+   * @default 8
+   */
+  maxConcurrentBatches: z.number().int().min(1).max(1024).default(8),
+  /** Items waiting per target before new ones get 429 with `Retry-After`. @default 4096 */
+  maxQueuedItems: z.number().int().min(1).max(1_000_000).default(4096),
 });
 
 export const admitSchema = z.strictObject({
@@ -123,6 +131,23 @@ export const modelSchema = z
         code: 'custom',
         message: `format ${m.format} does not serve kind ${m.kind}`,
         path: ['format'],
+      });
+      return z.NEVER;
+    }
+    if (m.policy === 'batch' && m.kind !== 'embedding') {
+      ctx.addIssue({
+        code: 'custom',
+        message:
+          'policy batch serves embedding models; generation engines batch by themselves, use admit',
+        path: ['policy'],
+      });
+      return z.NEVER;
+    }
+    if (m.batch.maxConcurrentBatches < m.batch.maxInflightBatches) {
+      ctx.addIssue({
+        code: 'custom',
+        message: 'maxConcurrentBatches must be at least maxInflightBatches',
+        path: ['batch', 'maxConcurrentBatches'],
       });
       return z.NEVER;
     }

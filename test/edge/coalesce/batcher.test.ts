@@ -186,4 +186,107 @@ describe('Batcher', () => {
     cb.abort();
     expect(upstream.calls[0]!.signal.aborted).toBe(true);
   });
+
+  describe('at the hard cap of batches in flight', () => {
+    const capped = (maxQueuedItems = 100) => {
+      const time = manualScheduler();
+      const upstream = deferredBatches();
+      const reasons: string[] = [];
+      const batcher = new Batcher<string, string>({
+        batchFn: upstream.fn,
+        maxBatchSize: 4,
+        maxDelayMs: 10,
+        maxInflightBatches: 1,
+        maxConcurrentBatches: 1,
+        maxQueuedItems,
+        label: "Model 'e'",
+        scheduler: time.scheduler,
+        hooks: { batch: (e) => reasons.push(`${e.reason}:${e.size}`) },
+      });
+      return { time, upstream, batcher, reasons };
+    };
+
+    it('keeps a batch whose timer fired open and filling until a slot frees', async () => {
+      const { time, upstream, batcher, reasons } = capped();
+      const first = batcher.load('k', 'a');
+      time.tick();
+      await flush();
+      const waiting = [batcher.load('k', 'b')];
+      time.advance(10);
+      await flush();
+      // The timer fired, but nothing more may go upstream: the batch stays open and fills.
+      waiting.push(batcher.load('k', 'c'), batcher.load('k', 'd'));
+      expect(upstream.calls).toHaveLength(1);
+      upstream.calls[0]!.answer(['A']);
+      await first;
+      await flush();
+      expect(upstream.calls[1]!.items).toEqual(['b', 'c', 'd']);
+      upstream.calls[1]!.answer(['B', 'C', 'D']);
+      await expect(Promise.all(waiting)).resolves.toEqual(['B', 'C', 'D']);
+      expect(reasons).toEqual(['slot:1', 'timer:3']);
+    });
+
+    it('holds full batches in order and sends them as slots free', async () => {
+      const { time, upstream, batcher } = capped();
+      const all = 'abcdefghij'.split('').map((x) => batcher.load('k', x));
+      time.tick();
+      await flush();
+      expect(upstream.calls.map((c) => c.items)).toEqual([['a', 'b', 'c', 'd']]);
+      upstream.calls[0]!.answer(['A', 'B', 'C', 'D']);
+      await flush();
+      expect(upstream.calls[1]!.items).toEqual(['e', 'f', 'g', 'h']);
+      upstream.calls[1]!.answer(['E', 'F', 'G', 'H']);
+      await flush();
+      time.advance(10);
+      await flush();
+      expect(upstream.calls[2]!.items).toEqual(['i', 'j']);
+      upstream.calls[2]!.answer(['I', 'J']);
+      await expect(Promise.all(all)).resolves.toEqual('ABCDEFGHIJ'.split(''));
+    });
+
+    it('refuses items past maxQueuedItems with 429 queue_full and a Retry-After', async () => {
+      const { time, upstream, batcher } = capped(3);
+      const inFlight = batcher.load('k', 'a');
+      time.tick();
+      await flush();
+      const queued = [batcher.load('k', 'b'), batcher.load('k', 'c'), batcher.load('k', 'd')];
+      const refused = settled(batcher.load('k', 'e'));
+      await flush();
+      expect(refused.error).toMatchObject({ status: 429, code: 'queue_full' });
+      expect(
+        Number((refused.error as UpstreamError).headers()['retry-after']),
+      ).toBeGreaterThanOrEqual(1);
+      upstream.calls[0]!.answer(['A']);
+      await inFlight;
+      await flush();
+      upstream.calls[1]!.answer(['B', 'C', 'D']);
+      await expect(Promise.all(queued)).resolves.toEqual(['B', 'C', 'D']);
+      // The queue drained: room again.
+      const again = batcher.load('k', 'f');
+      time.tick();
+      await flush();
+      upstream.calls[2]!.answer(['F']);
+      await expect(again).resolves.toBe('F');
+    });
+
+    it('drops an item that aborts while its batch is held, and frees its queue place', async () => {
+      const { time, upstream, batcher } = capped(2);
+      const inFlight = batcher.load('k', 'a');
+      time.tick();
+      await flush();
+      const leaving = new AbortController();
+      const gone = settled(batcher.load('k', 'b', leaving.signal));
+      const stays = batcher.load('k', 'c');
+      leaving.abort();
+      await flush();
+      expect(gone.error).toBeInstanceOf(ClientClosedError);
+      const joins = batcher.load('k', 'd');
+      upstream.calls[0]!.answer(['A']);
+      await inFlight;
+      await flush();
+      expect(upstream.calls[1]!.items).toEqual(['c', 'd']);
+      upstream.calls[1]!.answer(['C', 'D']);
+      await expect(Promise.all([stays, joins])).resolves.toEqual(['C', 'D']);
+    });
+  });
 });

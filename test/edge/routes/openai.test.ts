@@ -157,6 +157,20 @@ describe('OpenAI routes', () => {
     expect(last.error).toMatchObject({ code: 'internal_stream_failure', type: 'server_error' });
   });
 
+  it('ends a stream the container closed without its final event with an error, not [DONE]', async () => {
+    const { post, invoker } = setup();
+    invoker.streamEvents = async function* () {
+      yield { token: { text: 'Hel' } };
+      yield { token: { text: 'lo' } };
+    };
+    const events = sseEvents(
+      await (await post('/v1/chat/completions', { ...chat, stream: true })).text(),
+    );
+    expect(events).not.toContain('[DONE]');
+    expect(events.some((e) => e.includes('"finish_reason":"stop"'))).toBe(false);
+    expect(JSON.parse(events.at(-1)!).error.code).toBe('incomplete_stream');
+  });
+
   it('answers a stream that fails before its first event with a plain HTTP error', async () => {
     const { post, invoker } = setup();
     invoker.failWith = new RateLimitError('busy', 3, { code: 'queue_full' });

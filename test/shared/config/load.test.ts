@@ -30,6 +30,8 @@ describe('gateway configuration', () => {
       maxBatchSize: 64,
       maxDelayMs: 10,
       maxInflightBatches: 2,
+      maxConcurrentBatches: 8,
+      maxQueuedItems: 4096,
     });
     expect(config.models[0]!.targets).toEqual([
       { id: 'default', endpoint: 'ep', variant: undefined, weight: 100 },
@@ -63,6 +65,12 @@ describe('gateway configuration', () => {
     ['no endpoint at all', { ...chat, endpoint: undefined }, 'models.0.endpoint'],
   ])('rejects %s', (_name, model, field) => {
     expect(message(() => parseGatewayConfig({ models: [model] }, 'x.json'))).toContain(field);
+  });
+
+  it('refuses the batch policy for a generation model', () => {
+    expect(message(() => parseGatewayConfig({ models: [{ ...chat, policy: 'batch' }] }))).toContain(
+      'models.0.policy',
+    );
   });
 
   it('rejects duplicate model ids', () => {
