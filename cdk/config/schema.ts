@@ -247,6 +247,23 @@ export const sluiceConfigSchema = z.strictObject({
       tlsPolicy: z.enum(['TLSv1.3_2025', 'TLSv1.2_2025']).default('TLSv1.3_2025'),
       /** Fleet-wide requests per 5 minutes per `Authorization` value. @default 2000 */
       rateLimitPer5Min: z.number().int().min(10).max(2_000_000_000).default(2000),
+      /**
+       * CloudFront's origin response (read) timeout, seconds: how long it waits for the first
+       * byte and between bytes. 60 covers the gateway's upstream timeout (60 s) but not a full
+       * queue wait (30 s) before it; above 60, check (and if need be raise) the account's
+       * CloudFront "response timeout per origin" quota, or the deploy fails. @default 60
+       */
+      originReadTimeoutSeconds: z.number().int().min(1).max(180).default(60),
+      /**
+       * CloudFront's response completion timeout, seconds: the longest a whole origin response
+       * may take. It must be at least `originReadTimeoutSeconds`; the default covers the
+       * gateway's deadline (queue 30 s + upstream 60 s) with room to spare. @default 120
+       */
+      originResponseCompletionSeconds: z.number().int().min(1).max(3600).default(120),
+    })
+    .refine((e) => e.originResponseCompletionSeconds >= e.originReadTimeoutSeconds, {
+      message: 'originResponseCompletionSeconds must be at least originReadTimeoutSeconds',
+      path: ['originResponseCompletionSeconds'],
     })
     .prefault({}),
   identity: z

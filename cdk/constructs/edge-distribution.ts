@@ -1,4 +1,4 @@
-import { Validations } from 'aws-cdk-lib';
+import { Duration, Validations } from 'aws-cdk-lib';
 import * as acm from 'aws-cdk-lib/aws-certificatemanager';
 import * as cloudfront from 'aws-cdk-lib/aws-cloudfront';
 import * as origins from 'aws-cdk-lib/aws-cloudfront-origins';
@@ -26,6 +26,17 @@ export interface EdgeDistributionProps {
    * ({@link EdgePayloadHash}); associated as origin-request with the body included.
    */
   readonly payloadHash: lambda.IVersion;
+  /**
+   * How long CloudFront waits for the first byte (and between bytes) from the gateway. Above 60 s,
+   * check the account's CloudFront "response timeout per origin" quota (see docs/deploy.md).
+   * @default Duration.seconds(60)
+   */
+  readonly originReadTimeout?: Duration;
+  /**
+   * The longest a whole response from the gateway may take; at least `originReadTimeout`.
+   * @default Duration.seconds(120)
+   */
+  readonly originResponseCompletionTimeout?: Duration;
 }
 
 /**
@@ -67,8 +78,20 @@ export class EdgeDistribution extends Construct {
       ),
     });
 
+    // CloudFront's 30 s default would cut off answers the gateway may still deliver: its
+    // upstream timeout is 60 s, after up to 30 s in the admission queue.
+    const readTimeout = props.originReadTimeout ?? Duration.seconds(60);
+    const responseCompletionTimeout =
+      props.originResponseCompletionTimeout ?? Duration.seconds(120);
+    if (responseCompletionTimeout.toSeconds() < readTimeout.toSeconds()) {
+      throw new Error('EdgeDistribution: originResponseCompletionTimeout below originReadTimeout');
+    }
+    const origin = origins.FunctionUrlOrigin.withOriginAccessControl(props.functionUrl, {
+      readTimeout,
+      responseCompletionTimeout,
+    });
     const behavior: cloudfront.BehaviorOptions = {
-      origin: origins.FunctionUrlOrigin.withOriginAccessControl(props.functionUrl),
+      origin,
       viewerProtocolPolicy: cloudfront.ViewerProtocolPolicy.HTTPS_ONLY,
       allowedMethods: cloudfront.AllowedMethods.ALLOW_ALL,
       cachePolicy: cloudfront.CachePolicy.CACHING_DISABLED,

@@ -114,6 +114,10 @@ export class ServingStack extends Stack {
       tlsPolicy: config.edge.tlsPolicy,
       webAclArn: props.webAclArn,
       logBucket: props.edgeLogBucket,
+      originReadTimeout: Duration.seconds(config.edge.originReadTimeoutSeconds),
+      originResponseCompletionTimeout: Duration.seconds(
+        config.edge.originResponseCompletionSeconds,
+      ),
     });
 
     new ObservabilityDashboard(this, 'Observability', {

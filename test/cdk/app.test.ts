@@ -1,4 +1,4 @@
-import { App, Stack } from 'aws-cdk-lib';
+import { App, Duration, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as s3 from 'aws-cdk-lib/aws-s3';
@@ -582,7 +582,28 @@ describe('edge and identity', () => {
     LONG,
   );
 
-  it('offers TLSv1.2_2025 for older clients', () => {
+  it('waits 60 s for the gateway’s first byte and 120 s for a whole answer by default', () => {
+    t.serving.hasResourceProperties('AWS::CloudFront::Distribution', {
+      DistributionConfig: Match.objectLike({
+        Origins: [
+          Match.objectLike({
+            CustomOriginConfig: Match.objectLike({ OriginReadTimeout: 60 }),
+            ResponseCompletionTimeout: 120,
+          }),
+        ],
+      }),
+    });
+  });
+
+  it('rejects a response completion timeout shorter than the read timeout', () => {
+    expect(() =>
+      parseSluiceConfig({
+        edge: { originReadTimeoutSeconds: 90, originResponseCompletionSeconds: 60 },
+      }),
+    ).toThrow(/originResponseCompletionSeconds/);
+  });
+
+  it('offers TLSv1.2_2025 for older clients and passes configured origin timeouts through', () => {
     const stack = new Stack(new App(), 'Tls12', {
       env: { account: '111111111111', region: 'us-east-1' },
     });
@@ -599,10 +620,18 @@ describe('edge and identity', () => {
       webAclArn: 'arn:aws:wafv2:us-east-1:111111111111:global/webacl/x/1',
       logBucket: s3.Bucket.fromBucketName(stack, 'Logs', 'logs'),
       payloadHash: fn.currentVersion,
+      originReadTimeout: Duration.seconds(90),
+      originResponseCompletionTimeout: Duration.seconds(300),
     });
     Template.fromStack(stack).hasResourceProperties('AWS::CloudFront::Distribution', {
       DistributionConfig: Match.objectLike({
         ViewerCertificate: Match.objectLike({ MinimumProtocolVersion: 'TLSv1.2_2025' }),
+        Origins: [
+          Match.objectLike({
+            CustomOriginConfig: Match.objectLike({ OriginReadTimeout: 90 }),
+            ResponseCompletionTimeout: 300,
+          }),
+        ],
       }),
     });
   });
