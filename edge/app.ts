@@ -153,8 +153,18 @@ export const createApp = (deps: AppDeps): GatewayApp => {
   return { app, registry, service };
 };
 
+/**
+ * What the log says about the cause of a 5xx: the error's class and where it was thrown, never
+ * its message. Messages of upstream errors can quote the container's input, and even a
+ * `SyntaxError` from `JSON.parse` quotes the text it failed on.
+ */
 const describeCause = (err: unknown): string | undefined => {
   const root = err instanceof GatewayError ? err.cause : err;
-  if (root instanceof Error) return `${root.name}: ${root.message}`.slice(0, 500);
-  return root === undefined ? undefined : String(root).slice(0, 500);
+  if (!(root instanceof Error)) return root === undefined ? undefined : typeof root;
+  const frames = (root.stack ?? '')
+    .split('\n')
+    .filter((l) => l.trimStart().startsWith('at '))
+    .slice(0, 3)
+    .map((l) => l.trim());
+  return [root.name, ...frames].join(' | ');
 };

@@ -68,7 +68,8 @@ export const parseTgiStreamEvent = (event: unknown, modelId: string): Generation
   if (typeof event.error === 'string') {
     throw new UpstreamError(`Model '${modelId}' failed while streaming.`, {
       code: 'model_stream_error',
-      details: { upstream: event.error },
+      // The container's error text may quote the prompt; it is not logged.
+      details: { upstream: 'stream error event' },
     });
   }
   const token = isObject(event.token) ? event.token : undefined;

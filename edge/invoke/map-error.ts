@@ -40,7 +40,15 @@ export const mapUpstreamError = (err: unknown, modelId: string): GatewayError =>
   const e = (
     typeof err === 'object' && err !== null ? err : { message: String(err) }
   ) as UpstreamFailure;
-  const details = { upstream: e.name ?? e.code, upstreamMessage: e.message?.slice(0, 500) };
+  // The container's own message can quote the prompt: the log gets its name and status only
+  // (the container's log stream in CloudWatch has the rest).
+  const details = {
+    upstream: e.name ?? e.code,
+    ...(e.OriginalStatusCode !== undefined ? { originalStatus: e.OriginalStatusCode } : {}),
+    ...(e.$metadata?.httpStatusCode !== undefined
+      ? { httpStatus: e.$metadata.httpStatusCode }
+      : {}),
+  };
   const opts = { details, cause: err };
   // The SDK's HTTP handler reports a reset socket as a `TimeoutError` carrying the socket's
   // code: the code is the truer account of what happened.

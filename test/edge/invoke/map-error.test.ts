@@ -117,9 +117,10 @@ describe('mapUpstreamError', () => {
     expect(JSON.stringify(mapped.toJSON())).not.toContain('arn:');
   });
 
-  it('keeps the upstream message for the log only', () => {
+  it('keeps the container message out of the details that reach the log', () => {
     const mapped = mapUpstreamError(sdkError('ModelError', { OriginalStatusCode: 500 }), 'm1');
-    expect(mapped.details?.upstreamMessage).toContain('secret-ep');
+    expect(mapped.details).toEqual({ upstream: 'ModelError', originalStatus: 500 });
+    expect(JSON.stringify(mapped.details)).not.toContain('secret-ep');
   });
 
   it('passes a gateway error through unchanged', () => {

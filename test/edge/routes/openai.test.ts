@@ -1,7 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { createApp } from '../../../edge/app.js';
 import type { InvokeOptions, ModelInvoker } from '../../../edge/invoke/invoker.js';
+import { mapUpstreamError } from '../../../edge/invoke/map-error.js';
 import { ModelRegistry } from '../../../edge/models/registry.js';
+import { createJsonLogger } from '../../../edge/types.js';
 import { RateLimitError, UpstreamError } from '../../../shared/errors.js';
 import { testConfig } from '../../helpers/catalogue.js';
 
@@ -421,6 +423,43 @@ describe('client mistakes', () => {
     const res = await app.request('/v1/nothing');
     expect(res.status).toBe(404);
     expect((await res.json()).error.code).toBe('unknown_route');
+  });
+});
+
+describe('logs', () => {
+  it('never carry prompt text quoted by an upstream error', async () => {
+    const lines: string[] = [];
+    const invoker = new EchoInvoker();
+    const logger = createJsonLogger({ level: 'debug', write: (l) => lines.push(l) });
+    const { app } = createApp({
+      config: testConfig(),
+      invoker,
+      auth: { mode: 'disabled' },
+      logger,
+    });
+    const send = () =>
+      app.request('/v1/chat/completions', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({
+          model: 'chat-model',
+          messages: [{ role: 'user', content: 'MY SECRET PROMPT' }],
+        }),
+      });
+    // What the SageMaker invoker throws for a container that rejected the input, quoting it.
+    invoker.failWith = mapUpstreamError(
+      Object.assign(new Error('Input "MY SECRET PROMPT" is too long'), {
+        name: 'ModelError',
+        OriginalStatusCode: 500,
+      }),
+      'chat-model',
+    );
+    expect((await send()).status).toBe(502);
+    // A defect of ours whose message happens to hold request text.
+    invoker.failWith = new TypeError('cannot read MY SECRET PROMPT');
+    expect((await send()).status).toBe(500);
+    expect(lines.length).toBeGreaterThan(2);
+    expect(lines.join('\n')).not.toContain('SECRET');
   });
 });
 
