@@ -18,7 +18,7 @@ export type AuthOptions =
   | {
       mode: 'jwt';
       verifier: TokenVerifier;
-      /** See `jwtAuth`. @default 'x-sluice-authorization' */
+      /** See `jwtAuth`. @default false (the token comes from `Authorization` only) */
       forwardedHeader?: string | false;
     }
   | { mode: 'disabled'; principal?: Principal }

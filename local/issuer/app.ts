@@ -1,7 +1,13 @@
+import { bodyLimit } from 'hono/body-limit';
 import { Hono, type Context } from 'hono';
 import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import { SignJWT, type CryptoKey, type JWK, type JWTPayload } from 'jose';
 import { redirectAllowed, type DevClient, type DevUserConfig } from './clients.js';
+
+/** Authorization codes waiting to be redeemed, at most. */
+const MAX_PENDING_CODES = 1000;
+/** A token request is a few form fields. */
+const MAX_TOKEN_REQUEST_BYTES = 8 * 1024;
 
 export interface IssuerAppOptions {
   /** The exact `iss` of every token, the URL the app is served at. */
@@ -104,6 +110,8 @@ export const createIssuerApp = (options: IssuerAppOptions): Hono => {
     const asked = (q.scope ?? client.scopes.join(' ')).split(' ').filter(Boolean);
     if (asked.some((s) => !client.scopes.includes(s))) return back({ error: 'invalid_scope' });
     for (const [k, p] of codes) if (p.expiresAt <= now()) codes.delete(k);
+    // Bounded even on loopback: the oldest pending code goes first.
+    if (codes.size >= MAX_PENDING_CODES) codes.delete(codes.keys().next().value!);
     const code = randomBytes(32).toString('base64url');
     codes.set(code, {
       clientId: client.clientId,
@@ -115,6 +123,13 @@ export const createIssuerApp = (options: IssuerAppOptions): Hono => {
     return back({ code });
   });
 
+  app.use(
+    '/oauth2/token',
+    bodyLimit({
+      maxSize: MAX_TOKEN_REQUEST_BYTES,
+      onError: (c) => oauthError(c, 413, 'invalid_request', 'The request body is too large.'),
+    }),
+  );
   app.post('/oauth2/token', async (c) => {
     c.header('cache-control', 'no-store');
     if (!/^application\/x-www-form-urlencoded\b/i.test(c.req.header('content-type') ?? '')) {
@@ -216,7 +231,7 @@ export const createIssuerApp = (options: IssuerAppOptions): Hono => {
 };
 
 /** RFC 6749 §5.2 error body. */
-const oauthError = (c: Context, status: 400 | 401, error: string, description?: string) =>
+const oauthError = (c: Context, status: 400 | 401 | 413, error: string, description?: string) =>
   c.json({ error, ...(description ? { error_description: description } : {}) }, status);
 
 /** `Basic base64(urlencode(id):urlencode(secret))`, RFC 6749 §2.3.1. */

@@ -120,6 +120,18 @@ describe('client credentials', () => {
   });
 });
 
+describe('bounds', () => {
+  it('refuses a token request body over 8 KiB with 413', async () => {
+    const res = await fetch(issuer.tokenEndpoint, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: `grant_type=client_credentials&pad=${'x'.repeat(9000)}`,
+    });
+    expect(res.status).toBe(413);
+    expect((await res.json()).error).toBe('invalid_request');
+  });
+});
+
 describe('authorization code with PKCE', () => {
   const redirect = 'http://127.0.0.1:53682/callback';
   const authorize = async (challenge: string, extra: Record<string, string> = {}) => {
