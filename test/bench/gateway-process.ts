@@ -33,7 +33,7 @@ const config = parseGatewayConfig({
       policy: 'batch',
       format: 'tei',
       endpoint: ENDPOINTS.single,
-      batch: { maxBatchSize: 1, maxDelayMs: 0, maxInflightBatches: 256 },
+      batch: { maxBatchSize: 1, maxDelayMs: 0, maxInflightBatches: 256, maxConcurrentBatches: 256 },
     },
     {
       id: MODELS.fast,
