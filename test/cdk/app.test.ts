@@ -1,4 +1,4 @@
-import { App, Duration, Stack } from 'aws-cdk-lib';
+import { App, type CfnElement, Duration, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as s3 from 'aws-cdk-lib/aws-s3';
@@ -26,6 +26,29 @@ function statements(template: Template): Statement[] {
 const actionsOf = (s: Statement): string[] => (Array.isArray(s.Action) ? s.Action : [s.Action]);
 const resourcesOf = (s: Statement): unknown[] =>
   Array.isArray(s.Resource) ? s.Resource : [s.Resource];
+
+/** How the serving stack refers to a data-stack resource: the import of the export of `value`. */
+function importOf(value: unknown): unknown {
+  const outputs = t.data.toJSON().Outputs as Record<
+    string,
+    { Value: unknown; Export?: { Name: string } }
+  >;
+  const output = Object.values(outputs).find(
+    (o) => JSON.stringify(o.Value) === JSON.stringify(value),
+  );
+  expect(output?.Export).toBeDefined();
+  return { 'Fn::ImportValue': output!.Export!.Name };
+}
+const onlyId = (tpl: Template, type: string): string => {
+  const ids = Object.keys(tpl.findResources(type));
+  expect(ids).toHaveLength(1);
+  return ids[0]!;
+};
+type AlarmProps = { AlarmActions?: unknown[]; Metrics?: unknown[] };
+const alarmsOf = (): AlarmProps[] =>
+  Object.values(t.serving.findResources('AWS::CloudWatch::Alarm')).map(
+    (a) => (a as { Properties: AlarmProps }).Properties,
+  );
 
 beforeAll(() => {
   app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
@@ -280,6 +303,13 @@ describe('inference endpoints', () => {
   it('lets the execution role read exactly its model prefix and decrypt with exactly the key', () => {
     const role = statements(t.serving).filter((s) => actionsOf(s).includes('s3:GetObject'));
     expect(JSON.stringify(role)).toContain('/models/deepseek-r1-distill-llama-8b/v1/*');
+    const keyArn = importOf({ 'Fn::GetAtt': [onlyId(t.data, 'AWS::KMS::Key'), 'Arn'] });
+    const decrypt = statements(t.serving).filter((s) => actionsOf(s).includes('kms:Decrypt'));
+    expect(decrypt).toHaveLength(config.models.length);
+    for (const s of decrypt) {
+      expect(actionsOf(s)).toEqual(['kms:Decrypt']);
+      expect(s.Resource).toEqual(keyArn);
+    }
   });
 });
 
@@ -309,10 +339,19 @@ describe('alarms', () => {
     });
   });
 
-  it('alarms on GPU memory above 90%', () => {
+  it('alarms on GPU memory above 90% per GPU for 5 one-minute periods', () => {
     alarm({
       Threshold: 90,
-      Metrics: Match.arrayWith([Match.objectLike({ Expression: 'mem_p4d / 8' })]),
+      EvaluationPeriods: 5,
+      Metrics: Match.arrayWith([
+        Match.objectLike({ Expression: 'mem_p4d / 8' }),
+        Match.objectLike({
+          MetricStat: Match.objectLike({
+            Metric: Match.objectLike({ MetricName: 'GPUMemoryUtilization' }),
+            Period: 60,
+          }),
+        }),
+      ]),
     });
   });
 
@@ -326,8 +365,15 @@ describe('alarms', () => {
     });
     alarm({
       Threshold: 1,
+      EvaluationPeriods: 3,
       Metrics: Match.arrayWith([
         Match.objectLike({ Expression: 'IF(inv > 0, 100 * err / inv, 0)' }),
+        Match.objectLike({
+          MetricStat: Match.objectLike({
+            Metric: Match.objectLike({ MetricName: 'Invocation5XXErrors' }),
+            Period: 60,
+          }),
+        }),
       ]),
     });
   });
@@ -335,8 +381,10 @@ describe('alarms', () => {
   it('alarms on the gateway 5xx rate, p99 latency and queue wait from its EMF metrics', () => {
     alarm({
       Threshold: 1,
+      EvaluationPeriods: 3,
       Metrics: Match.arrayWith([
         Match.objectLike({ Expression: 'IF(req > 0, 100 * err / req, 0)' }),
+        Match.objectLike({ MetricStat: Match.objectLike({ Period: 60 }) }),
       ]),
     });
     alarm({
@@ -356,13 +404,52 @@ describe('alarms', () => {
     });
   });
 
-  it('sends every alarm to the topic and draws the dashboard', () => {
-    for (const a of Object.values(t.serving.findResources('AWS::CloudWatch::Alarm'))) {
-      expect(
-        (a as { Properties: { AlarmActions?: unknown[] } }).Properties.AlarmActions,
-      ).toHaveLength(1);
-    }
+  it('sends every alarm but the step-scaling ones to the alarm topic, and draws the dashboard', () => {
+    const topic = importOf({ Ref: onlyId(t.data, 'AWS::SNS::Topic') });
+    const policies = Object.keys(
+      t.serving.findResources('AWS::ApplicationAutoScaling::ScalingPolicy', {
+        Properties: { PolicyType: 'StepScaling' },
+      }),
+    );
+    const scaling = alarmsOf().filter((a) =>
+      policies.some((id) => JSON.stringify(a.AlarmActions) === JSON.stringify([{ Ref: id }])),
+    );
+    const others = alarmsOf().filter((a) => !scaling.includes(a));
+    // Two step-scaling alarms (upper and lower) per variant; 4 alarms per variant, 3 per model.
+    const variants = config.models.flatMap((m) => m.variants).length;
+    expect(scaling).toHaveLength(2 * variants);
+    expect(others).toHaveLength(4 * variants + 3 * config.models.length);
+    for (const a of others) expect(a.AlarmActions).toEqual([topic]);
     t.serving.resourceCountIs('AWS::CloudWatch::Dashboard', 1);
+  });
+
+  it('scales on GPU utilization per GPU: the step-scaling alarms divide by the GPU count', () => {
+    const policies = Object.keys(
+      t.serving.findResources('AWS::ApplicationAutoScaling::ScalingPolicy', {
+        Properties: { PolicyType: 'StepScaling' },
+      }),
+    );
+    const scaling = alarmsOf().filter((a) =>
+      policies.some((id) => JSON.stringify(a.AlarmActions) === JSON.stringify([{ Ref: id }])),
+    );
+    const expressions = scaling.map(
+      (a) => (a.Metrics as { Expression?: string }[]).find((m) => m.Expression)?.Expression,
+    );
+    expect(new Set(expressions)).toEqual(new Set(['gpu_g5 / 1', 'gpu_p4d / 8']));
+    for (const a of scaling) {
+      expect(a.Metrics).toEqual(
+        expect.arrayContaining([
+          expect.objectContaining({
+            MetricStat: expect.objectContaining({
+              Metric: expect.objectContaining({
+                Namespace: '/aws/sagemaker/Endpoints',
+                MetricName: 'GPUUtilization',
+              }),
+            }),
+          }),
+        ]),
+      );
+    }
   });
 });
 
@@ -401,6 +488,34 @@ describe('traffic shifting and the gateway', () => {
       actionsOf(s).includes('sagemaker:InvokeEndpoint'),
     )!;
     expect(JSON.stringify(invoke.Resource)).toContain(':endpoint/sluice-deepseek-8b');
+  });
+
+  it('lets the gateway describe exactly the endpoints and start exactly the traffic shifter', () => {
+    const role = stacks.serving.getLogicalId(
+      stacks.serving.gateway.function.role!.node.defaultChild as CfnElement,
+    );
+    const policies = t.serving.findResources('AWS::IAM::Policy', {
+      Properties: { Roles: [{ Ref: role }] },
+    });
+    const gateway = Object.values(policies).flatMap(
+      (p) =>
+        (p as { Properties: { PolicyDocument: { Statement: Statement[] } } }).Properties
+          .PolicyDocument.Statement,
+    );
+    const endpointArns = stacks.serving.endpoints.map((e) => stacks.serving.resolve(e.endpointArn));
+    expect(endpointArns.map((a) => JSON.stringify(a))).toEqual([
+      expect.stringContaining(':sagemaker:us-east-1:111111111111:endpoint/sluice-deepseek-8b"'),
+      expect.stringContaining(':sagemaker:us-east-1:111111111111:endpoint/sluice-bge-large"'),
+    ]);
+    const describe = gateway.filter((s) => actionsOf(s).includes('sagemaker:DescribeEndpoint'));
+    expect(describe).toHaveLength(1);
+    expect(describe[0]!.Effect).toBe('Allow');
+    expect(resourcesOf(describe[0]!)).toEqual(endpointArns);
+    const start = gateway.filter((s) => actionsOf(s).includes('states:StartExecution'));
+    expect(start).toHaveLength(1);
+    expect(resourcesOf(start[0]!)).toEqual([
+      { Ref: onlyId(t.serving, 'AWS::StepFunctions::StateMachine') },
+    ]);
   });
 
   it('runs the gateway on a Managed Instances capacity provider scaling on CPU at 70%', () => {
