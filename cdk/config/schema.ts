@@ -286,6 +286,8 @@ export const sluiceConfigSchema = z.strictObject({
       coldAfterDays: z.number().int().min(60).max(3650).default(90),
       /** Days before noncurrent versions are deleted. @default 730 */
       expireAfterDays: z.number().int().min(91).max(36_500).default(730),
+      /** Days after upload before objects under `archive/` move to Glacier Deep Archive. @default 30 */
+      archiveAfterDays: z.number().int().min(0).max(3650).default(30),
     })
     .refine((a) => a.coldAfterDays >= a.warmAfterDays + 30, {
       message: 'coldAfterDays must be at least 30 days after warmAfterDays',

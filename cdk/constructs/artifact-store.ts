@@ -12,6 +12,8 @@ export interface ArtifactStoreProps {
   readonly coldAfterDays?: number;
   /** Days before noncurrent artifact versions are deleted. @default 730 */
   readonly expireAfterDays?: number;
+  /** Days after upload before objects under `archive/` move to Glacier Deep Archive. @default 30 */
+  readonly archiveAfterDays?: number;
   /** Alias of the customer key. @default 'alias/sluice' */
   readonly keyAlias?: string;
 }
@@ -21,7 +23,8 @@ export interface ArtifactStoreProps {
  *
  * - hot: current objects stay in S3 Standard; endpoints load them from `models/<id>/<version>/`;
  * - warm: noncurrent versions move to Standard-IA after `warmAfterDays`;
- * - cold: objects under `archive/` and old noncurrent versions move to Glacier classes.
+ * - cold: objects under `archive/` move to Deep Archive after `archiveAfterDays`, and old
+ *   noncurrent versions to Glacier Flexible Retrieval after `coldAfterDays`.
  */
 export class ArtifactStore extends Construct {
   /** Customer key (rotation on) for buckets, log groups, topics and model volumes. */
@@ -36,6 +39,10 @@ export class ArtifactStore extends Construct {
     const warm = props.warmAfterDays ?? 30;
     const cold = props.coldAfterDays ?? 90;
     const expire = props.expireAfterDays ?? 730;
+    const archive = props.archiveAfterDays ?? 30;
+    if (!Number.isInteger(archive) || archive < 0) {
+      throw new Error('ArtifactStore: archiveAfterDays must be a whole number of days, 0 or more');
+    }
     if (warm < 30 || cold < warm + 30 || expire <= cold) {
       throw new Error(
         'ArtifactStore: need warmAfterDays >= 30, coldAfterDays >= warm + 30, expireAfterDays > cold',
@@ -119,7 +126,10 @@ export class ArtifactStore extends Construct {
           id: 'cold-archive',
           prefix: 'archive/',
           transitions: [
-            { storageClass: s3.StorageClass.DEEP_ARCHIVE, transitionAfter: Duration.days(0) },
+            {
+              storageClass: s3.StorageClass.DEEP_ARCHIVE,
+              transitionAfter: Duration.days(archive),
+            },
           ],
         },
       ],

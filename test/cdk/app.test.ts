@@ -125,6 +125,10 @@ describe('encryption and storage', () => {
               { StorageClass: 'GLACIER', TransitionInDays: 90 },
             ],
           }),
+          Match.objectLike({
+            Prefix: 'archive/',
+            Transitions: [{ StorageClass: 'DEEP_ARCHIVE', TransitionInDays: 30 }],
+          }),
         ]),
       },
     });
