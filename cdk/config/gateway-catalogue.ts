@@ -3,8 +3,9 @@ import type { SluiceConfig } from './schema.js';
 
 /**
  * Builds the gateway's model catalogue (`SLUICE_CONFIG_JSON`) from the deployment config: one
- * gateway model per deployed model, one target per production variant, pinned with
- * `TargetVariant` and weighted like the endpoint's initial variant weights.
+ * gateway model per deployed model with a single target on its endpoint, no `TargetVariant`
+ * pinned, so SageMaker splits traffic by the endpoint's current variant weights (which the
+ * traffic shifter changes without a gateway redeploy).
  *
  * The result is validated with the gateway's own schema, so a catalogue the gateway would refuse
  * at start-up fails `cdk synth` instead.
