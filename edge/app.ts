@@ -107,6 +107,10 @@ export const createApp = (deps: AppDeps): GatewayApp => {
     logger,
     ...(deps.traffic ? { traffic: deps.traffic } : {}),
     ...(renderer ? { metrics: renderer } : {}),
+    breakers: {
+      states: (id) => service.breakerStates(id),
+      reset: (id) => service.resetBreakers(id),
+    },
   });
 
   app.route(

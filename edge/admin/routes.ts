@@ -5,6 +5,7 @@ import { InvalidRequestError, PreconditionFailedError } from '../../shared/error
 import type { ModelRegistry, ModelRuntime, ModelState } from '../models/registry.js';
 import { readJson } from '../middleware/json-body.js';
 import type { AppEnv, Logger } from '../types.js';
+import type { BreakerState } from '../coalesce/breaker.js';
 import type { EndpointHealth, EndpointHealthState } from './health.js';
 import type { TrafficController } from './traffic.js';
 
@@ -21,6 +22,11 @@ export interface AdminRoutesDeps {
   instanceId?: string;
   /** Weight sets remembered per model for rollback. @default 20 */
   historySize?: number;
+  /** The targets' circuit breakers (`ModelService`); omitted reports `unknown`. */
+  breakers?: {
+    states(modelId: string): Record<string, BreakerState>;
+    reset(modelId: string): void;
+  };
 }
 
 /** What the admin API shows of a model. */
@@ -38,6 +44,7 @@ export interface ModelView {
     variant: string | null;
     weight: number;
     health: EndpointHealthState | 'unknown';
+    circuit: BreakerState | 'unknown';
   }[];
 }
 
@@ -61,24 +68,28 @@ export const adminRoutes = (deps: AdminRoutesDeps): Hono<AppEnv> => {
 
   const etagOf = (m: ModelRuntime) => `"${instanceId}-${m.version}"`;
 
-  const view = async (m: ModelRuntime): Promise<ModelView> => ({
-    id: m.config.id,
-    kind: m.config.kind,
-    policy: m.config.policy,
-    state: m.state,
-    version: m.version,
-    etag: etagOf(m),
-    traffic: deps.traffic.kind,
-    targets: await Promise.all(
-      m.targets.map(async (t) => ({
-        id: t.id,
-        endpoint: t.endpoint,
-        variant: t.variant ?? null,
-        weight: t.weight,
-        health: deps.health ? await deps.health.of(t.endpoint) : ('unknown' as const),
-      })),
-    ),
-  });
+  const view = async (m: ModelRuntime): Promise<ModelView> => {
+    const circuits = deps.breakers?.states(m.config.id);
+    return {
+      id: m.config.id,
+      kind: m.config.kind,
+      policy: m.config.policy,
+      state: m.state,
+      version: m.version,
+      etag: etagOf(m),
+      traffic: deps.traffic.kind,
+      targets: await Promise.all(
+        m.targets.map(async (t) => ({
+          id: t.id,
+          endpoint: t.endpoint,
+          variant: t.variant ?? null,
+          weight: t.weight,
+          health: deps.health ? await deps.health.of(t.endpoint) : ('unknown' as const),
+          circuit: circuits?.[t.id] ?? ('unknown' as const),
+        })),
+      ),
+    };
+  };
 
   /** Runs `fn` after every earlier change of the same model, so checks and writes do not interleave. */
   const serially = <T>(id: string, fn: () => Promise<T>): Promise<T> => {
@@ -205,6 +216,23 @@ export const adminRoutes = (deps: AdminRoutesDeps): Hono<AppEnv> => {
   app.post('/models/:id/pause', (c) => changeState(c, 'paused', 'model.pause'));
   app.post('/models/:id/resume', (c) => changeState(c, 'serving', 'model.resume'));
   app.post('/models/:id/drain', (c) => changeState(c, 'draining', 'model.drain'));
+
+  // Closing a circuit changes no model setting, so it needs no If-Match; it is audited.
+  app.post('/models/:id/breakers/reset', async (c) => {
+    const model = deps.registry.require(c.req.param('id'));
+    if (!deps.breakers) {
+      throw new PreconditionFailedError('This gateway has no circuit breakers to reset.', {
+        status: 409,
+        code: 'no_breakers',
+      });
+    }
+    const before = deps.breakers.states(model.config.id);
+    deps.breakers.reset(model.config.id);
+    audit(c, 'breakers.reset', model, model, {
+      circuits: { before, after: deps.breakers.states(model.config.id) },
+    });
+    return respond(c, model);
+  });
 
   return app;
 };

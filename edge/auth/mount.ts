@@ -2,7 +2,7 @@ import type { Hono } from 'hono';
 import type { GatewayConfig } from '../../shared/config/schema.js';
 import { EndpointHealth } from '../admin/health.js';
 import { metricsRoute, type MetricsRenderer } from '../admin/metrics-route.js';
-import { adminRoutes } from '../admin/routes.js';
+import { adminRoutes, type AdminRoutesDeps } from '../admin/routes.js';
 import { InMemoryTrafficController, type TrafficController } from '../admin/traffic.js';
 import type { ModelInvoker } from '../invoke/invoker.js';
 import { RequestLimiter } from '../limits/limiter.js';
@@ -25,6 +25,8 @@ export interface IdentityDeps {
   traffic?: TrafficController;
   /** Renders `GET /metrics`; without one that route answers 404. */
   metrics?: MetricsRenderer;
+  /** The targets' circuit breakers, for the admin API. */
+  breakers?: AdminRoutesDeps['breakers'];
 }
 
 /**
@@ -70,6 +72,7 @@ export const mountIdentity = (app: Hono<AppEnv>, deps: IdentityDeps): void => {
         clock: deps.clock,
         timeoutMs: deps.config.upstream.readyTimeoutMs,
       }),
+      ...(deps.breakers ? { breakers: deps.breakers } : {}),
     }),
   );
   app.route('/', metricsRoute(deps.metrics));

@@ -60,6 +60,7 @@ export const ROUTE_RULES: readonly RouteRule[] = Object.freeze([
   { method: 'POST', path: '/admin/models/:id/pause', permission: 'models:operate' },
   { method: 'POST', path: '/admin/models/:id/resume', permission: 'models:operate' },
   { method: 'POST', path: '/admin/models/:id/drain', permission: 'models:operate' },
+  { method: 'POST', path: '/admin/models/:id/breakers/reset', permission: 'breakers:reset' },
 ] satisfies RouteRule[]);
 
 /** Paths that need a verified token at all; `ROUTE_RULES` then decides what each role may do. */

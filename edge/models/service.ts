@@ -13,6 +13,7 @@ import { parseTeiResponse, toTeiRequest } from '../formats/tei.js';
 import type { ModelInvoker } from '../invoke/invoker.js';
 import { ClientClosedError } from '../invoke/map-error.js';
 import { Admission, type Release } from '../coalesce/admission.js';
+import { CircuitBreaker, type BreakerState } from '../coalesce/breaker.js';
 import { Batcher } from '../coalesce/batcher.js';
 import { Dedupe } from '../coalesce/dedupe.js';
 import { realScheduler, type Scheduler } from '../coalesce/scheduler.js';
@@ -58,6 +59,8 @@ type PayloadClass = 'embed' | 'generate';
  */
 export class ModelService {
   private readonly coalescers = new Map<string, TargetCoalescer>();
+  /** One per model and target: a failing endpoint is failed fast for every payload class. */
+  private readonly breakers = new Map<string, CircuitBreaker>();
   private readonly embeddings = new Dedupe<number[]>();
   private readonly generations = new Dedupe<GenerationResult>();
   private readonly scheduler: Scheduler;
@@ -74,17 +77,19 @@ export class ModelService {
     const target = this.route(model);
     const config = model.config;
     if (config.policy === 'admit') {
-      return this.admitted(model, target, 'embed', ctx, ctx.signal, async () =>
-        parseTeiResponse(
-          await this.deps.invoker.invoke({
-            target,
-            body: toTeiRequest(inputs),
-            signal: ctx.signal,
-            timeoutMs: config.timeoutMs,
-            modelId: config.id,
-          }),
-          inputs.length,
-          config.id,
+      return this.admitted(model, target, 'embed', ctx, ctx.signal, () =>
+        this.guarded(model, target, async () =>
+          parseTeiResponse(
+            await this.deps.invoker.invoke({
+              target,
+              body: toTeiRequest(inputs),
+              signal: ctx.signal,
+              timeoutMs: config.timeoutMs,
+              modelId: config.id,
+            }),
+            inputs.length,
+            config.id,
+          ),
         ),
       );
     }
@@ -113,16 +118,18 @@ export class ModelService {
     const config = model.config;
     const body = toTgiRequest(request, false);
     const call = (signal: AbortSignal) =>
-      this.admitted(model, target, 'generate', ctx, signal, async () =>
-        parseTgiResponse(
-          await this.deps.invoker.invoke({
-            target,
-            body,
-            signal,
-            timeoutMs: config.timeoutMs,
-            modelId: config.id,
-          }),
-          config.id,
+      this.admitted(model, target, 'generate', ctx, signal, () =>
+        this.guarded(model, target, async () =>
+          parseTgiResponse(
+            await this.deps.invoker.invoke({
+              target,
+              body,
+              signal,
+              timeoutMs: config.timeoutMs,
+              modelId: config.id,
+            }),
+            config.id,
+          ),
         ),
       );
     if (config.dedupe && isDeterministic(request))
@@ -139,6 +146,8 @@ export class ModelService {
     const config = model.config;
     // A stream holds its slot until it ends, fails or is abandoned (`return()` runs `finally`).
     const release = await this.acquire(model, target, 'generate', ctx, ctx.signal);
+    const breaker = this.breakerFor(model, target);
+    let outcome: unknown = new ClientClosedError();
     try {
       const events = this.deps.invoker.invokeStream({
         target,
@@ -161,7 +170,13 @@ export class ModelService {
           code: 'incomplete_stream',
         });
       }
+      outcome = undefined;
+    } catch (error) {
+      outcome = error;
+      throw error;
     } finally {
+      // A stream abandoned mid-way (`return()`) keeps the ClientClosedError outcome: no verdict.
+      breaker.record(outcome);
       release();
     }
   }
@@ -178,7 +193,57 @@ export class ModelService {
         },
       );
     }
-    return this.deps.registry.pick(current);
+    const target = this.deps.registry.pick(current);
+    this.breakerFor(current, target).admit();
+    return target;
+  }
+
+  /** Circuit state of each target of a model that has seen traffic, by target id. */
+  breakerStates(modelId: string): Record<string, BreakerState> {
+    const model = this.deps.registry.require(modelId);
+    const states: Record<string, BreakerState> = {};
+    for (const t of model.targets) {
+      const breaker = this.breakers.get(breakerKey(model, t));
+      states[t.id] = breaker?.state ?? 'closed';
+    }
+    return states;
+  }
+
+  /** Closes every circuit of a model (the operator's reset). */
+  resetBreakers(modelId: string): void {
+    const model = this.deps.registry.require(modelId);
+    for (const t of model.targets) this.breakers.get(breakerKey(model, t))?.reset();
+  }
+
+  private breakerFor(model: ModelRuntime, target: TargetRuntime): CircuitBreaker {
+    const key = breakerKey(model, target);
+    let breaker = this.breakers.get(key);
+    if (!breaker) {
+      breaker = new CircuitBreaker({
+        ...model.config.breaker,
+        clock: this.deps.clock,
+        label: `Model '${model.config.id}'`,
+      });
+      this.breakers.set(key, breaker);
+    }
+    return breaker;
+  }
+
+  /** Runs one upstream call and tells the target's breaker how it went. */
+  private async guarded<T>(
+    model: ModelRuntime,
+    target: TargetRuntime,
+    call: () => Promise<T>,
+  ): Promise<T> {
+    const breaker = this.breakerFor(model, target);
+    try {
+      const result = await call();
+      breaker.record(undefined);
+      return result;
+    } catch (error) {
+      breaker.record(error);
+      throw error;
+    }
   }
 
   private async admitted<T>(
@@ -235,18 +300,20 @@ export class ModelService {
       ...config.batch,
       label: `Model '${config.id}'`,
       scheduler: this.scheduler,
-      batchFn: async (items, _key, signal) =>
+      batchFn: (items, _key, signal) =>
         // parseTeiResponse fails the whole batch on a count mismatch: no delivery by position.
-        parseTeiResponse(
-          await invoker.invoke({
-            target,
-            body: toTeiRequest(items),
-            signal,
-            timeoutMs: config.timeoutMs,
-            modelId: config.id,
-          }),
-          items.length,
-          config.id,
+        this.guarded(model, target, async () =>
+          parseTeiResponse(
+            await invoker.invoke({
+              target,
+              body: toTeiRequest(items),
+              signal,
+              timeoutMs: config.timeoutMs,
+              modelId: config.id,
+            }),
+            items.length,
+            config.id,
+          ),
         ),
       hooks: {
         batch: (e) => metrics.batch({ ...labels, ...e }),
@@ -288,3 +355,6 @@ const dedupeKey = (
   target: TargetRuntime,
   input: unknown,
 ): string => JSON.stringify([tenant, config.id, target.id, input]);
+
+const breakerKey = (model: ModelRuntime, target: TargetRuntime): string =>
+  [model.config.id, target.id, target.endpoint, target.variant ?? ''].join('\n');

@@ -49,6 +49,13 @@ export const admitSchema = z.strictObject({
   queueTimeoutMs: z.number().int().min(1).max(600_000).default(30_000),
 });
 
+export const breakerSchema = z.strictObject({
+  /** Consecutive upstream failures that open a target's circuit. @default 5 */
+  failureThreshold: z.number().int().min(1).max(1000).default(5),
+  /** How long an open circuit refuses before one probe goes through. @default 30000 */
+  cooldownMs: z.number().int().min(100).max(3_600_000).default(30_000),
+});
+
 export const modelSchema = z
   .strictObject({
     /** Public id clients pass as `model`. */
@@ -86,6 +93,7 @@ export const modelSchema = z
       .prefault({}),
     batch: batchSchema.prefault({}),
     admit: admitSchema.prefault({}),
+    breaker: breakerSchema.prefault({}),
     /** Upstream timeout for one invocation. @default 60000 */
     timeoutMs: z.number().int().min(100).max(3_600_000).default(60_000),
     /** Embedding dimension, reported by `/v1/models` when known. */
