@@ -107,10 +107,7 @@ export const createApp = (deps: AppDeps): GatewayApp => {
     logger,
     ...(deps.traffic ? { traffic: deps.traffic } : {}),
     ...(renderer ? { metrics: renderer } : {}),
-    breakers: {
-      states: (id) => service.breakerStates(id),
-      reset: (id) => service.resetBreakers(id),
-    },
+    breakers: service.breakers,
   });
 
   app.route(

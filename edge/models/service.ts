@@ -13,10 +13,10 @@ import { parseTeiResponse, toTeiRequest } from '../formats/tei.js';
 import type { ModelInvoker } from '../invoke/invoker.js';
 import { ClientClosedError } from '../invoke/map-error.js';
 import { Admission, type Release } from '../coalesce/admission.js';
-import { CircuitBreaker, type BreakerState } from '../coalesce/breaker.js';
 import { Batcher } from '../coalesce/batcher.js';
 import { Dedupe } from '../coalesce/dedupe.js';
 import { realScheduler, type Scheduler } from '../coalesce/scheduler.js';
+import { TargetBreakers } from './breakers.js';
 import type { ModelRegistry, ModelRuntime, TargetRuntime } from './registry.js';
 
 /** What the caller brings to one inference call besides its input. */
@@ -59,14 +59,15 @@ type PayloadClass = 'embed' | 'generate';
  */
 export class ModelService {
   private readonly coalescers = new Map<string, TargetCoalescer>();
-  /** One per model and target: a failing endpoint is failed fast for every payload class. */
-  private readonly breakers = new Map<string, CircuitBreaker>();
+  /** Circuit breakers, one per model and target. */
+  readonly breakers: TargetBreakers;
   private readonly embeddings = new Dedupe<number[]>();
   private readonly generations = new Dedupe<GenerationResult>();
   private readonly scheduler: Scheduler;
 
   constructor(private readonly deps: ModelServiceDeps) {
     this.scheduler = deps.scheduler ?? realScheduler;
+    this.breakers = new TargetBreakers(deps.registry, deps.clock);
   }
 
   async embed(
@@ -78,7 +79,7 @@ export class ModelService {
     const config = model.config;
     if (config.policy === 'admit') {
       return this.admitted(model, target, 'embed', ctx, ctx.signal, () =>
-        this.guarded(model, target, async () =>
+        this.breakers.guarded(model, target, async () =>
           parseTeiResponse(
             await this.deps.invoker.invoke({
               target,
@@ -119,7 +120,7 @@ export class ModelService {
     const body = toTgiRequest(request, false);
     const call = (signal: AbortSignal) =>
       this.admitted(model, target, 'generate', ctx, signal, () =>
-        this.guarded(model, target, async () =>
+        this.breakers.guarded(model, target, async () =>
           parseTgiResponse(
             await this.deps.invoker.invoke({
               target,
@@ -146,7 +147,7 @@ export class ModelService {
     const config = model.config;
     // A stream holds its slot until it ends, fails or is abandoned (`return()` runs `finally`).
     const release = await this.acquire(model, target, 'generate', ctx, ctx.signal);
-    const breaker = this.breakerFor(model, target);
+    const breaker = this.breakers.of(model, target);
     let outcome: unknown = new ClientClosedError();
     try {
       const events = this.deps.invoker.invokeStream({
@@ -194,56 +195,8 @@ export class ModelService {
       );
     }
     const target = this.deps.registry.pick(current);
-    this.breakerFor(current, target).admit();
+    this.breakers.of(current, target).admit();
     return target;
-  }
-
-  /** Circuit state of each target of a model that has seen traffic, by target id. */
-  breakerStates(modelId: string): Record<string, BreakerState> {
-    const model = this.deps.registry.require(modelId);
-    const states: Record<string, BreakerState> = {};
-    for (const t of model.targets) {
-      const breaker = this.breakers.get(breakerKey(model, t));
-      states[t.id] = breaker?.state ?? 'closed';
-    }
-    return states;
-  }
-
-  /** Closes every circuit of a model (the operator's reset). */
-  resetBreakers(modelId: string): void {
-    const model = this.deps.registry.require(modelId);
-    for (const t of model.targets) this.breakers.get(breakerKey(model, t))?.reset();
-  }
-
-  private breakerFor(model: ModelRuntime, target: TargetRuntime): CircuitBreaker {
-    const key = breakerKey(model, target);
-    let breaker = this.breakers.get(key);
-    if (!breaker) {
-      breaker = new CircuitBreaker({
-        ...model.config.breaker,
-        clock: this.deps.clock,
-        label: `Model '${model.config.id}'`,
-      });
-      this.breakers.set(key, breaker);
-    }
-    return breaker;
-  }
-
-  /** Runs one upstream call and tells the target's breaker how it went. */
-  private async guarded<T>(
-    model: ModelRuntime,
-    target: TargetRuntime,
-    call: () => Promise<T>,
-  ): Promise<T> {
-    const breaker = this.breakerFor(model, target);
-    try {
-      const result = await call();
-      breaker.record(undefined);
-      return result;
-    } catch (error) {
-      breaker.record(error);
-      throw error;
-    }
   }
 
   private async admitted<T>(
@@ -302,7 +255,7 @@ export class ModelService {
       scheduler: this.scheduler,
       batchFn: (items, _key, signal) =>
         // parseTeiResponse fails the whole batch on a count mismatch: no delivery by position.
-        this.guarded(model, target, async () =>
+        this.breakers.guarded(model, target, async () =>
           parseTeiResponse(
             await invoker.invoke({
               target,
@@ -355,6 +308,3 @@ const dedupeKey = (
   target: TargetRuntime,
   input: unknown,
 ): string => JSON.stringify([tenant, config.id, target.id, input]);
-
-const breakerKey = (model: ModelRuntime, target: TargetRuntime): string =>
-  [model.config.id, target.id, target.endpoint, target.variant ?? ''].join('\n');
