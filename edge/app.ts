@@ -10,17 +10,12 @@ import type { AuthOptions } from './auth/options.js';
 import type { ModelInvoker } from './invoke/invoker.js';
 import { noopMetrics, type GatewayMetrics } from './metrics/metrics.js';
 import { limitBody } from './middleware/body-limit.js';
+import { EndpointHealth } from './models/endpoint-health.js';
 import { ModelRegistry } from './models/registry.js';
 import { ModelService } from './models/service.js';
 import { healthRoutes } from './routes/health.js';
 import { openAIRoutes } from './routes/openai.js';
 import { systemClock, silentLogger, type AppEnv, type Clock, type Logger } from './types.js';
-
-/**
- * How requests are authenticated: `jwt` (access tokens, see `authFromEnv`), `disabled` (local
- * flag only) or `custom`. In every mode the RBAC table in `edge/auth/rbac.ts` authorizes.
- */
-export type AuthDeps = AuthOptions;
 
 /** Largest admin request body. */
 const ADMIN_MAX_BODY_BYTES = 64 * 1024;
@@ -28,7 +23,11 @@ const ADMIN_MAX_BODY_BYTES = 64 * 1024;
 export interface AppDeps {
   config: GatewayConfig;
   invoker: ModelInvoker;
-  auth: AuthDeps;
+  /**
+   * `jwt` (access tokens, see `authFromEnv`), `disabled` (local flag only) or `custom`; in every
+   * mode the RBAC table in `edge/auth/rbac.ts` authorizes.
+   */
+  auth: AuthOptions;
   /** Live catalogue state; built from `config` when absent. */
   registry?: ModelRegistry;
   /** @default the system clock */
@@ -62,6 +61,11 @@ export const createApp = (deps: AppDeps): GatewayApp => {
   const logger = deps.logger ?? silentLogger;
   const metrics = deps.metrics ?? noopMetrics;
   const registry = deps.registry ?? new ModelRegistry(deps.config);
+  const health = new EndpointHealth({
+    invoker: deps.invoker,
+    clock,
+    timeoutMs: deps.config.upstream.readyTimeoutMs,
+  });
   const service = new ModelService({ registry, invoker: deps.invoker, clock, logger, metrics });
   const app = new Hono<AppEnv>();
   const renderer =
@@ -102,7 +106,7 @@ export const createApp = (deps: AppDeps): GatewayApp => {
     auth: deps.auth,
     config: deps.config,
     registry,
-    invoker: deps.invoker,
+    health,
     clock,
     logger,
     ...(deps.traffic ? { traffic: deps.traffic } : {}),
@@ -110,15 +114,7 @@ export const createApp = (deps: AppDeps): GatewayApp => {
     breakers: service.breakers,
   });
 
-  app.route(
-    '/',
-    healthRoutes({
-      registry,
-      invoker: deps.invoker,
-      clock,
-      readyTimeoutMs: deps.config.upstream.readyTimeoutMs,
-    }),
-  );
+  app.route('/', healthRoutes({ registry, health }));
   app.route('/v1', openAIRoutes({ registry, service, clock, logger }));
 
   app.notFound((c) => {

@@ -1,8 +1,8 @@
 import { fileURLToPath } from 'node:url';
 import { loadGatewayConfig } from '../shared/config/load.js';
 import type { GatewayConfig } from '../shared/config/schema.js';
-import { createApp, type AuthDeps } from '../edge/app.js';
-import { authFromEnv } from '../edge/auth/options.js';
+import { createApp } from '../edge/app.js';
+import { authFromEnv, type AuthOptions } from '../edge/auth/options.js';
 import { SageMakerInvoker } from '../edge/invoke/sagemaker.js';
 import { PromMetrics } from '../edge/metrics/metrics.js';
 import { serveApp } from '../edge/runtime/serve.js';
@@ -93,7 +93,7 @@ export const startLocalStack = async (options: LocalStackOptions = {}): Promise<
       credentials: LOCAL_CREDENTIALS,
     });
     let issuer: LocalIssuer | undefined;
-    let auth: AuthDeps = { mode: 'disabled' };
+    let auth: AuthOptions = { mode: 'disabled' };
     if (options.auth !== 'disabled') {
       const stateFile =
         options.issuerStateFile === undefined ? defaultStateFilePath() : options.issuerStateFile;

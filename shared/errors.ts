@@ -74,18 +74,6 @@ export class NotFoundError extends GatewayError {
   }
 }
 
-/** 405: the route exists but not with this method. */
-export class MethodNotAllowedError extends GatewayError {
-  readonly status = 405;
-  readonly type = 'invalid_request_error' as const;
-  constructor(readonly allow: string[]) {
-    super('method_not_allowed', `Method not allowed; use ${allow.join(', ')}.`);
-  }
-  override headers(): Record<string, string> {
-    return { allow: this.allow.join(', ') };
-  }
-}
-
 /** 413: the body is larger than the configured limit. */
 export class PayloadTooLargeError extends GatewayError {
   readonly status = 413;

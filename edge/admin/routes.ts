@@ -1,12 +1,17 @@
 import { Hono, type Context } from 'hono';
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
-import { InvalidRequestError, PreconditionFailedError } from '../../shared/errors.js';
-import type { ModelRegistry, ModelRuntime, ModelState } from '../models/registry.js';
+import { PreconditionFailedError } from '../../shared/errors.js';
+import {
+  resolveWeights,
+  type ModelRegistry,
+  type ModelRuntime,
+  type ModelState,
+} from '../models/registry.js';
 import { readJson } from '../middleware/json-body.js';
 import type { AppEnv, Logger } from '../types.js';
 import type { BreakerState } from '../coalesce/breaker.js';
-import type { EndpointHealth, EndpointHealthState } from './health.js';
+import type { EndpointHealth, EndpointHealthState } from '../models/endpoint-health.js';
 import type { TrafficController } from './traffic.js';
 
 export interface AdminRoutesDeps {
@@ -155,7 +160,7 @@ export const adminRoutes = (deps: AdminRoutesDeps): Hono<AppEnv> => {
     serially(c.req.param('id')!, async () => {
       const before = deps.registry.require(c.req.param('id')!);
       checkIfMatch(c, before);
-      const weights = validateWeights(before, weightsFor(before));
+      const weights = resolveWeights(before, weightsFor(before));
       const { after, executionArn } = await deps.traffic.applyWeights({
         before,
         weights,
@@ -235,35 +240,6 @@ export const adminRoutes = (deps: AdminRoutesDeps): Hono<AppEnv> => {
   });
 
   return app;
-};
-
-/**
- * Checks new weights against a model's targets: every id known, all given or kept, the total
- * exactly 100. Returns the full set, one weight per target.
- * @throws InvalidRequestError naming the offending target
- */
-export const validateWeights = (
-  model: ModelRuntime,
-  weights: Record<string, number>,
-): Record<string, number> => {
-  const known = new Set(model.targets.map((t) => t.id));
-  for (const id of Object.keys(weights)) {
-    if (!known.has(id)) {
-      throw new InvalidRequestError(`Model '${model.config.id}' has no target '${id}'.`, {
-        param: `weights.${id}`,
-        code: 'unknown_target',
-      });
-    }
-  }
-  const full = Object.fromEntries(model.targets.map((t) => [t.id, weights[t.id] ?? t.weight]));
-  const sum = Object.values(full).reduce((s, w) => s + w, 0);
-  if (sum !== 100) {
-    throw new InvalidRequestError(`Weights sum to ${sum}; they must sum to 100.`, {
-      param: 'weights',
-      code: 'invalid_weights',
-    });
-  }
-  return full;
 };
 
 const weightsOf = (m: ModelRuntime): Record<string, number> =>

@@ -24,10 +24,6 @@ export interface ModelRuntime {
   readonly version: number;
 }
 
-export type RegistryChange =
-  | { kind: 'weights'; model: string; before: ModelRuntime; after: ModelRuntime }
-  | { kind: 'state'; model: string; before: ModelRuntime; after: ModelRuntime };
-
 /**
  * The live, mutable view of the model catalogue: traffic weights and serving state per model.
  * The catalogue file seeds it; the admin API changes it. Changes are atomic per model and
@@ -35,7 +31,6 @@ export type RegistryChange =
  */
 export class ModelRegistry {
   private readonly models = new Map<string, ModelRuntime>();
-  private readonly listeners = new Set<(change: RegistryChange) => void>();
   private readonly random: () => number;
 
   constructor(config: GatewayConfig, options: { random?: () => number } = {}) {
@@ -99,27 +94,10 @@ export class ModelRegistry {
    */
   setWeights(id: string, weights: Record<string, number>, expectedVersion?: number): ModelRuntime {
     const before = this.requireAt(id, expectedVersion);
-    const known = new Set(before.targets.map((t) => t.id));
-    for (const [target, w] of Object.entries(weights)) {
-      if (!known.has(target))
-        throw new InvalidRequestError(`Model '${id}' has no target '${target}'.`, {
-          param: 'weights',
-        });
-      if (!Number.isInteger(w) || w < 0 || w > 100) {
-        throw new InvalidRequestError(`Weight of '${target}' must be an integer from 0 to 100.`, {
-          param: `weights.${target}`,
-        });
-      }
-    }
-    const targets = before.targets.map((t) => ({ ...t, weight: weights[t.id] ?? t.weight }));
-    const sum = targets.reduce((s, t) => s + t.weight, 0);
-    if (sum !== 100)
-      throw new InvalidRequestError(`Weights sum to ${sum}; they must sum to 100.`, {
-        param: 'weights',
-      });
+    const full = resolveWeights(before, weights);
+    const targets = before.targets.map((t) => ({ ...t, weight: full[t.id]! }));
     const after: ModelRuntime = { ...before, targets, version: before.version + 1 };
     this.models.set(id, after);
-    this.emit({ kind: 'weights', model: id, before, after });
     return after;
   }
 
@@ -128,14 +106,7 @@ export class ModelRegistry {
     const before = this.requireAt(id, expectedVersion);
     const after: ModelRuntime = { ...before, state, version: before.version + 1 };
     this.models.set(id, after);
-    this.emit({ kind: 'state', model: id, before, after });
     return after;
-  }
-
-  /** Subscribes to changes; returns the unsubscribe function. */
-  onChange(listener: (change: RegistryChange) => void): () => void {
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
   }
 
   private requireAt(id: string, expectedVersion: number | undefined): ModelRuntime {
@@ -147,10 +118,42 @@ export class ModelRegistry {
     }
     return model;
   }
-
-  private emit(change: RegistryChange): void {
-    for (const l of this.listeners) l(change);
-  }
 }
 
 const truncate = (s: string): string => (s.length > 64 ? `${s.slice(0, 64)}…` : s);
+
+/**
+ * Checks new weights against a model's targets: every id known, each an integer from 0 to 100,
+ * the total exactly 100 (targets not named keep theirs). Returns one weight per target. The
+ * admin API calls it before starting a traffic shift; `setWeights` calls it again on apply.
+ * @throws InvalidRequestError naming the offending target
+ */
+export const resolveWeights = (
+  model: ModelRuntime,
+  weights: Record<string, number>,
+): Record<string, number> => {
+  const known = new Set(model.targets.map((t) => t.id));
+  for (const [id, w] of Object.entries(weights)) {
+    if (!known.has(id)) {
+      throw new InvalidRequestError(`Model '${model.config.id}' has no target '${id}'.`, {
+        param: `weights.${id}`,
+        code: 'unknown_target',
+      });
+    }
+    if (!Number.isInteger(w) || w < 0 || w > 100) {
+      throw new InvalidRequestError(`Weight of '${id}' must be an integer from 0 to 100.`, {
+        param: `weights.${id}`,
+        code: 'invalid_weights',
+      });
+    }
+  }
+  const full = Object.fromEntries(model.targets.map((t) => [t.id, weights[t.id] ?? t.weight]));
+  const sum = Object.values(full).reduce((s, w) => s + w, 0);
+  if (sum !== 100) {
+    throw new InvalidRequestError(`Weights sum to ${sum}; they must sum to 100.`, {
+      param: 'weights',
+      code: 'invalid_weights',
+    });
+  }
+  return full;
+};
