@@ -1,12 +1,11 @@
 import type { Hono } from 'hono';
 import type { GatewayConfig } from '../../shared/config/schema.js';
-import { EndpointHealth } from '../admin/health.js';
 import { metricsRoute, type MetricsRenderer } from '../admin/metrics-route.js';
 import { adminRoutes, type AdminRoutesDeps } from '../admin/routes.js';
 import { InMemoryTrafficController, type TrafficController } from '../admin/traffic.js';
-import type { ModelInvoker } from '../invoke/invoker.js';
 import { RequestLimiter } from '../limits/limiter.js';
 import { rateLimit } from '../limits/middleware.js';
+import type { EndpointHealth } from '../models/endpoint-health.js';
 import type { ModelRegistry } from '../models/registry.js';
 import type { AppEnv, Clock, Logger } from '../types.js';
 import { jwtAuth } from './jwt-auth.js';
@@ -18,7 +17,8 @@ export interface IdentityDeps {
   auth: AuthOptions;
   config: GatewayConfig;
   registry: ModelRegistry;
-  invoker: ModelInvoker;
+  /** Endpoint health, shared with `/readyz`. */
+  health: EndpointHealth;
   clock: Clock;
   logger: Logger;
   /** @default weights held in memory by `registry` */
@@ -67,11 +67,7 @@ export const mountIdentity = (app: Hono<AppEnv>, deps: IdentityDeps): void => {
       registry: deps.registry,
       traffic: deps.traffic ?? new InMemoryTrafficController(deps.registry),
       logger: deps.logger,
-      health: new EndpointHealth({
-        invoker: deps.invoker,
-        clock: deps.clock,
-        timeoutMs: deps.config.upstream.readyTimeoutMs,
-      }),
+      health: deps.health,
       ...(deps.breakers ? { breakers: deps.breakers } : {}),
     }),
   );

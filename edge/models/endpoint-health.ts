@@ -4,8 +4,9 @@ import type { Clock } from '../types.js';
 export type EndpointHealthState = 'ready' | 'unavailable' | 'timeout';
 
 /**
- * Endpoint health for the admin API, probed through the invoker's `checkReady` and reused for
- * `cacheMs`, because `DescribeEndpoint` has a low request quota.
+ * Endpoint health for `/readyz` and the admin API, probed through the invoker's `checkReady`
+ * and reused for `cacheMs`, because `DescribeEndpoint` has a low request quota. One instance per
+ * app, so both readers share the probes.
  */
 export class EndpointHealth {
   private readonly cache = new Map<string, { at: number; state: Promise<EndpointHealthState> }>();
