@@ -1,54 +1,33 @@
+import { Admission as GatewayAdmission } from '../../edge/coalesce/admission.js';
+import { RateLimitError } from '../../shared/errors.js';
 import { EndpointFault } from '../endpoint/backend.js';
 
 /**
- * At most `slots` holders at once, at most `maxWaiting` waiting, first come first served. A full
- * queue answers as TGI does when overloaded (429 from the container, so `ModelError` upstream);
- * a caller that aborts while waiting leaves the queue.
+ * The container's own admission, on the gateway's mechanism: at most `slots` holders at once,
+ * at most `maxWaiting` waiting, first come first served. Its refusals are re-worded as a
+ * container's: a full queue is TGI's "Model is overloaded" (429, a `ModelError` upstream), and a
+ * caller that leaves while waiting is dropped from the queue.
  */
 export class Admission {
-  private active = 0;
-  private readonly waiting: Array<() => void> = [];
+  private readonly inner: GatewayAdmission;
 
-  constructor(
-    private readonly slots: number,
-    private readonly maxWaiting: number,
-  ) {}
+  constructor(slots: number, maxWaiting: number) {
+    // A container queues until the caller gives up; the gateway's own deadline bounds the wait.
+    this.inner = new GatewayAdmission({
+      maxConcurrency: slots,
+      maxQueue: maxWaiting,
+      queueTimeoutMs: 600_000,
+    });
+  }
 
   /** Waits for a slot; call the returned function exactly once to give it back. */
   async acquire(signal: AbortSignal): Promise<() => void> {
-    if (signal.aborted) throw new EndpointFault('internal', 'The caller went away.');
-    if (this.active < this.slots) {
-      this.active++;
-      return this.releaser();
+    try {
+      return await this.inner.acquire({ signal });
+    } catch (error) {
+      if (error instanceof RateLimitError)
+        throw new EndpointFault('model', 'Model is overloaded', 429);
+      throw new EndpointFault('internal', 'The caller went away.');
     }
-    if (this.waiting.length >= this.maxWaiting) {
-      throw new EndpointFault('model', 'Model is overloaded', 429);
-    }
-    await new Promise<void>((resolve, reject) => {
-      const admit = () => {
-        signal.removeEventListener('abort', leave);
-        resolve();
-      };
-      const leave = () => {
-        const index = this.waiting.indexOf(admit);
-        if (index >= 0) this.waiting.splice(index, 1);
-        reject(new EndpointFault('internal', 'The caller went away.'));
-      };
-      this.waiting.push(admit);
-      signal.addEventListener('abort', leave, { once: true });
-    });
-    return this.releaser();
-  }
-
-  private releaser(): () => void {
-    let released = false;
-    return () => {
-      if (released) return;
-      released = true;
-      const next = this.waiting.shift();
-      // The slot passes straight to the next waiter, so `active` only drops when none waits.
-      if (next) next();
-      else this.active--;
-    };
   }
 }
