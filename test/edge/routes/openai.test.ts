@@ -380,41 +380,30 @@ describe('client mistakes', () => {
     },
   );
 
-  it('counts a chunked body with no declared length and refuses it past the limit', async () => {
-    const { app, invoker } = setup();
-    const chunk = new TextEncoder().encode('x'.repeat(1024));
-    let sent = 0;
-    const body = new ReadableStream<Uint8Array>({
-      pull(controller) {
-        if (sent++ < 8) controller.enqueue(chunk);
-        else controller.close();
-      },
-    });
-    const res = await app.request('/v1/embeddings', {
+  /** POSTs `parts` as a chunked body: a stream with no declared length. */
+  const postChunked = (app: ReturnType<typeof setup>['app'], parts: string[]) =>
+    app.request('/v1/embeddings', {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body,
+      body: new ReadableStream<Uint8Array>({
+        start(controller) {
+          for (const part of parts) controller.enqueue(new TextEncoder().encode(part));
+          controller.close();
+        },
+      }),
       duplex: 'half',
     } as RequestInit);
+
+  it('counts a chunked body with no declared length and refuses it past the limit', async () => {
+    const { app, invoker } = setup();
+    const res = await postChunked(app, Array(8).fill('x'.repeat(1024)));
     expect(res.status).toBe(413);
     expect(invoker.calls).toHaveLength(0);
   });
 
   it('reads a chunked body under the limit', async () => {
     const { app } = setup();
-    const text = JSON.stringify({ model: 'embed-model', input: 'abc' });
-    const body = new ReadableStream<Uint8Array>({
-      start(controller) {
-        controller.enqueue(new TextEncoder().encode(text));
-        controller.close();
-      },
-    });
-    const res = await app.request('/v1/embeddings', {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body,
-      duplex: 'half',
-    } as RequestInit);
+    const res = await postChunked(app, [JSON.stringify({ model: 'embed-model', input: 'abc' })]);
     expect(res.status).toBe(200);
   });
 
