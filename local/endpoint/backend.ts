@@ -9,6 +9,8 @@ export interface InvocationInput {
   endpoint: string;
   /** `X-Amzn-SageMaker-Target-Variant`, when the caller pinned one. */
   variant: string | undefined;
+  /** `X-Amzn-SageMaker-Inference-Component` (the SDK's `InferenceComponentName`), when given. */
+  inferenceComponent: string | undefined;
   contentType: string;
   /** `X-Amzn-SageMaker-Custom-Attributes`, passed through untouched. */
   customAttributes: string | undefined;

@@ -18,6 +18,9 @@ import {
 /** SageMaker Runtime's own request payload limit. */
 export const SAGEMAKER_MAX_PAYLOAD_BYTES = 6 * 1024 * 1024;
 
+/** Who an invocation was addressed to, as {@link EndpointAppOptions.onInvocation} sees it. */
+export type InvocationRecord = Pick<InvocationInput, 'endpoint' | 'variant' | 'inferenceComponent'>;
+
 export interface EndpointAppOptions {
   /** The endpoints this server answers for, by `EndpointName`. */
   backends: Readonly<Record<string, EndpointBackend>>;
@@ -32,6 +35,8 @@ export interface EndpointAppOptions {
    * `InternalFailure`). @default console.error
    */
   onUnexpectedError?: (error: unknown) => void;
+  /** Called once per invocation of a known endpoint, before its backend runs. */
+  onInvocation?: (record: InvocationRecord) => void;
 }
 
 function wireErrorResponse(c: Context, error: WireError, requestId: string): Response {
@@ -117,11 +122,17 @@ export function createEndpointApp(options: EndpointAppOptions): Hono {
     const input: InvocationInput = {
       endpoint,
       variant: c.req.header('x-amzn-sagemaker-target-variant'),
+      inferenceComponent: c.req.header('x-amzn-sagemaker-inference-component'),
       contentType: c.req.header('content-type') ?? 'application/octet-stream',
       customAttributes: c.req.header('x-amzn-sagemaker-custom-attributes'),
       body: new Uint8Array(await c.req.arrayBuffer()),
       signal: abort.signal,
     };
+    options.onInvocation?.({
+      endpoint,
+      variant: input.variant,
+      inferenceComponent: input.inferenceComponent,
+    });
     return { backend, input, abort };
   }
 
@@ -234,9 +245,17 @@ export interface LocalEndpointOptions extends EndpointAppOptions {
   port: number;
 }
 
+/** How many invocations {@link LocalEndpoint.invocations} remembers. */
+export const RECENT_INVOCATIONS = 100;
+
 export interface LocalEndpoint {
   /** Base URL to hand to the SDK clients as `endpoint`, e.g. `http://127.0.0.1:54321`. */
   url: string;
+  /**
+   * The last {@link RECENT_INVOCATIONS} invocations, oldest first: what tests read to see which
+   * variant or inference component the caller addressed.
+   */
+  readonly invocations: readonly InvocationRecord[];
   /** Stops listening and drops open connections (streams in flight see their signal abort). */
   close(): Promise<void>;
 }
@@ -253,10 +272,20 @@ export interface LocalEndpoint {
  * });
  */
 export async function startLocalEndpoint(options: LocalEndpointOptions): Promise<LocalEndpoint> {
+  const invocations: InvocationRecord[] = [];
+  const app = createEndpointApp({
+    ...options,
+    onInvocation(record) {
+      invocations.push(record);
+      if (invocations.length > RECENT_INVOCATIONS) invocations.shift();
+      options.onInvocation?.(record);
+    },
+  });
   // Closing cuts open streams at once (drainMs 0): their backends see `signal` abort.
-  return serveApp(createEndpointApp(options), {
+  const server = await serveApp(app, {
     host: options.host ?? '127.0.0.1',
     port: options.port,
     drainMs: 0,
   });
+  return { url: server.url, invocations, close: () => server.close() };
 }

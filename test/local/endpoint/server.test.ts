@@ -144,6 +144,35 @@ describe('local SageMaker endpoint', () => {
     });
   });
 
+  it('passes the inference component to the backend and records whom each call addressed', async () => {
+    script.backend.invoke = async () => ({ body: bytes('{}') });
+    await runtime.send(
+      new InvokeEndpointCommand({
+        EndpointName: 'chat',
+        Body: bytes('{}'),
+        InferenceComponentName: 'ic-chat-1',
+      }),
+    );
+    const response = await runtime.send(
+      new InvokeEndpointWithResponseStreamCommand({
+        EndpointName: 'chat',
+        Body: bytes('{}'),
+        InferenceComponentName: 'ic-chat-2',
+        TargetVariant: 'blue',
+      }),
+    );
+    for await (const _ of response.Body ?? []) void _;
+
+    expect(script.backend.calls.map((call) => call.inferenceComponent)).toEqual([
+      'ic-chat-1',
+      'ic-chat-2',
+    ]);
+    expect(endpoint.invocations.slice(-2)).toEqual([
+      { endpoint: 'chat', variant: undefined, inferenceComponent: 'ic-chat-1' },
+      { endpoint: 'chat', variant: 'blue', inferenceComponent: 'ic-chat-2' },
+    ]);
+  });
+
   it('answers an unknown endpoint with ValidationError', async () => {
     const error = await failure<SageMakerRuntimeServiceException>(
       runtime.send(new InvokeEndpointCommand({ EndpointName: 'nope', Body: bytes('{}') })),

@@ -153,6 +153,7 @@ describe('local model backends behind the local endpoint', () => {
     const input: InvocationInput = {
       endpoint: 'sluice-chat',
       variant: undefined,
+      inferenceComponent: undefined,
       contentType: 'application/json',
       customAttributes: undefined,
       body: encoder.encode(JSON.stringify({ inputs: 'a', parameters: { max_new_tokens: 200 } })),
