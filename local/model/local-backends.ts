@@ -1,15 +1,24 @@
-import { getLlama, type LlamaEmbeddingContext, type LlamaLogLevel } from 'node-llama-cpp';
+import {
+  ChatMLChatWrapper,
+  DeepSeekChatWrapper,
+  getLlama,
+  resolveChatWrapper,
+  type LlamaEmbeddingContext,
+  type LlamaLogLevel,
+} from 'node-llama-cpp';
 import { fileURLToPath } from 'node:url';
 import { EndpointFault, type EndpointBackend, type InvocationStream } from '../endpoint/backend.js';
 import { Admission } from './admission.js';
-import { embed, parseTeiRequest } from './tei.js';
+import { OpenAiModel, type SequenceLease } from './openai.js';
+import { parseInvocation } from './openai-request.js';
 import {
-  generate,
-  parseTgiRequest,
-  type GenerationLimits,
-  type GenerationStep,
-  type TgiRequest,
-} from './tgi.js';
+  chatCompletion,
+  chatCompletionChunks,
+  textCompletion,
+  textCompletionChunks,
+} from './openai-responses.js';
+import { embed, parseTeiRequest } from './tei.js';
+import { generate, type GenerationLimits, type GenerationStep, type TgiRequest } from './tgi.js';
 import { ensureTinyModel } from './tiny-model.js';
 
 export interface LocalBackendsOptions {
@@ -19,6 +28,8 @@ export interface LocalBackendsOptions {
   chatEndpoint?: string;
   /** @default 'sluice-embed' */
   embedEndpoint?: string;
+  /** The same model answering DeepSeek-R1 style (`<think>…</think>answer`). @default 'sluice-reasoner' */
+  reasonerEndpoint?: string;
   /** A real GGUF for generation. @default env `SLUICE_LOCAL_GGUF`, else the stand-in model */
   chatModelPath?: string;
   /** A GGUF for embeddings. @default env `SLUICE_LOCAL_EMBED_GGUF`, else the chat model */
@@ -36,7 +47,7 @@ export interface LocalBackendsOptions {
   maxWaiting?: number;
   /** Tokens per sequence (prompt + new), capped at the model's training context. @default 2048 */
   contextSize?: number;
-  /** `max_new_tokens` when a request names none. @default 100 */
+  /** `max_new_tokens` / `max_tokens` when a request names none. @default 100 */
   defaultMaxNewTokens?: number;
   /** Most inputs in one embeddings request. @default 64 */
   maxEmbedBatch?: number;
@@ -106,6 +117,7 @@ export async function createLocalBackends(
   const env = options.env ?? process.env;
   const chatEndpoint = options.chatEndpoint ?? 'sluice-chat';
   const embedEndpoint = options.embedEndpoint ?? 'sluice-embed';
+  const reasonerEndpoint = options.reasonerEndpoint ?? 'sluice-reasoner';
   const threads = options.threads ?? (Number(env.SLUICE_LOCAL_THREADS) || 1);
   const sequences = options.sequences ?? 4;
   const maxWaiting = options.maxWaiting ?? 32;
@@ -156,9 +168,41 @@ export async function createLocalBackends(
     }
   }
 
-  const chat: EndpointBackend = {
+  const lease = async (signal: AbortSignal): Promise<SequenceLease> => {
+    const release = await chatAdmission.acquire(signal);
+    return { sequence: context.getSequence(), release };
+  };
+  const standIn = configured === undefined || configured === '';
+  const openAi = (reasoner: boolean) =>
+    new OpenAiModel({
+      llama,
+      model: chatModel,
+      // The stand-in has no template of its own; a real GGUF names its own.
+      chatWrapper: standIn
+        ? reasoner
+          ? new DeepSeekChatWrapper()
+          : new ChatMLChatWrapper()
+        : resolveChatWrapper(chatModel),
+      lease,
+      contextSize: context.contextSize,
+      defaultMaxTokens: limits.defaultMaxNewTokens,
+      modelName: reasoner ? reasonerEndpoint : chatEndpoint,
+      // Random weights never close a JSON string, nor a thought: grammars see to both.
+      jsonBound: standIn ? { maxStringLength: 24, maxItems: 4 } : undefined,
+      reasoningGrammar: standIn && reasoner,
+    });
+
+  /** Answers by body shape, as LMI does: `messages`, `prompt`, or TGI's `inputs`. */
+  const generation = (model: OpenAiModel): EndpointBackend => ({
     async invoke(input) {
-      const request = parseTgiRequest(input.body);
+      const parsed = parseInvocation(input.body);
+      if (parsed.kind === 'chat') {
+        return json(await chatCompletion(model, parsed.request, input.signal));
+      }
+      if (parsed.kind === 'completion') {
+        return json(await textCompletion(model, parsed.request, input.signal));
+      }
+      const request = parsed.request;
       let final: GenerationStep['final'];
       for await (const step of steps(request, input.signal)) final = step.final ?? final;
       if (final === undefined) throw new EndpointFault('internal', 'The caller went away.');
@@ -171,12 +215,18 @@ export async function createLocalBackends(
     invokeStream(input): InvocationStream {
       async function* events() {
         // Parsed on the first pull, so a bad request is still an HTTP error, not a broken stream.
-        const request = parseTgiRequest(input.body);
-        for await (const step of steps(request, input.signal)) yield sseEvent(step);
+        const parsed = parseInvocation(input.body);
+        if (parsed.kind === 'chat') {
+          yield* chatCompletionChunks(model, parsed.request, input.signal);
+        } else if (parsed.kind === 'completion') {
+          yield* textCompletionChunks(model, parsed.request, input.signal);
+        } else {
+          for await (const step of steps(parsed.request, input.signal)) yield sseEvent(step);
+        }
       }
       return Object.assign(events(), { contentType: 'text/event-stream' });
     },
-  };
+  });
 
   const embeddings: EndpointBackend = {
     async invoke(input) {
@@ -200,11 +250,15 @@ export async function createLocalBackends(
   };
 
   return {
-    backends: { [chatEndpoint]: chat, [embedEndpoint]: embeddings },
+    backends: {
+      [chatEndpoint]: generation(openAi(false)),
+      [reasonerEndpoint]: generation(openAi(true)),
+      [embedEndpoint]: embeddings,
+    },
     info: {
       chatModelPath,
       embedModelPath,
-      standIn: configured === undefined || configured === '',
+      standIn,
       generated,
       loadMs: Math.round(performance.now() - started),
       embeddingSize: embedModel.embeddingVectorSize,

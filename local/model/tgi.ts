@@ -74,6 +74,11 @@ export function parseTgiRequest(body: Uint8Array): TgiRequest {
   } catch {
     throw new EndpointFault('model', 'Failed to parse the request body as JSON', 400);
   }
+  return checkTgiRequest(json);
+}
+
+/** Checks an already parsed TGI request body; a violation is TGI's 422. */
+export function checkTgiRequest(json: unknown): TgiRequest {
   const parsed = tgiRequestSchema.safeParse(json);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
