@@ -1,4 +1,4 @@
-import type { ModelDeployment } from './schema.js';
+import type { InferenceComponentDeployment, ModelDeployment } from './schema.js';
 
 /**
  * AWS Deep Learning Container images for SageMaker inference, from the registries the SageMaker
@@ -67,4 +67,53 @@ export function containerImageUri(
     throw new Error(`No ${image.repository} image registry is known for region ${region}`);
   }
   return `${account}.dkr.ecr.${region}.amazonaws.com/${image.repository}:${model.imageTag ?? image.tag}`;
+}
+
+/** What the container environment depends on. */
+export type ContainerModel = Pick<
+  ModelDeployment,
+  'kind' | 'environment' | 'toolCallParser' | 'reasoningParser'
+>;
+
+/**
+ * The container environment of a model: the engine options for LMI (vLLM) or TEI, then the
+ * model's own `environment`, which wins.
+ *
+ * Every name comes from the container's documentation:
+ * - `OPTION_ROLLING_BATCH`, `OPTION_MAX_ROLLING_BATCH_SIZE`, `OPTION_TENSOR_PARALLEL_DEGREE`:
+ *   LMI vLLM user guide (`serving/docs/lmi/user_guides/vllm_user_guide.md` in
+ *   deepjavalibrary/djl-serving, "Quick Start Configurations": `option.<name>` in
+ *   serving.properties is `OPTION_<NAME>` in the environment). With `messages` in the body, LMI
+ *   answers in the OpenAI chat schema on `/invocations` (`chat_input_output_schema.md`).
+ * - `OPTION_ENABLE_AUTO_TOOL_CHOICE`, `OPTION_TOOL_CALL_PARSER`: LMI tool calling guide
+ *   (`user_guides/tool_calling.md`, vLLM backend only; its example runs 0.32.0-lmi14.0.0).
+ * - `OPTION_ENABLE_REASONING`, `OPTION_REASONING_PARSER`: the SageMaker HyperPod guide that
+ *   deploys DeepSeek-R1 distills on LMI with `deepseek_r1`; LMI passes `OPTION_*` through to
+ *   vLLM's engine arguments (`enable_reasoning`, `reasoning_parser`).
+ * - `MAX_BATCH_TOKENS`, `MAX_CLIENT_BATCH_SIZE`: Text Embeddings Inference launcher options.
+ *
+ * For an inference component the tensor-parallel degree is the component's GPU count: the
+ * container sees only the accelerators SageMaker assigns to its copy.
+ */
+export function containerEnvironment(
+  model: ContainerModel,
+  component?: Pick<InferenceComponentDeployment, 'acceleratorDevices'>,
+): Record<string, string> {
+  if (model.kind === 'embedding') {
+    return { MAX_BATCH_TOKENS: '16384', MAX_CLIENT_BATCH_SIZE: '64', ...model.environment };
+  }
+  const env: Record<string, string> = {
+    OPTION_ROLLING_BATCH: 'vllm',
+    OPTION_MAX_ROLLING_BATCH_SIZE: '64',
+    OPTION_TENSOR_PARALLEL_DEGREE: component ? String(component.acceleratorDevices) : 'max',
+  };
+  if (model.toolCallParser) {
+    env.OPTION_ENABLE_AUTO_TOOL_CHOICE = 'true';
+    env.OPTION_TOOL_CALL_PARSER = model.toolCallParser;
+  }
+  if (model.reasoningParser) {
+    env.OPTION_ENABLE_REASONING = 'true';
+    env.OPTION_REASONING_PARSER = model.reasoningParser;
+  }
+  return { ...env, ...model.environment };
 }

@@ -26,14 +26,17 @@ export function parseSluiceConfig(raw: unknown): SluiceConfig {
       `Invalid "${CONTEXT_KEY}" context in cdk.json:\n${z.prettifyError(result.error)}`,
     );
   }
+  // One namespace for endpoint names: own endpoints and shared ones.
   const endpoints = new Set<string>();
-  for (const m of result.data.models) {
-    if (endpoints.has(m.endpointName)) {
-      throw new Error(
-        `Invalid "${CONTEXT_KEY}" context: endpointName ${m.endpointName} is used twice`,
-      );
+  const names = [
+    ...result.data.models.flatMap((m) => (m.hosting === 'endpoint' ? [m.endpointName] : [])),
+    ...result.data.sharedEndpoints.map((e) => e.name),
+  ];
+  for (const name of names) {
+    if (endpoints.has(name)) {
+      throw new Error(`Invalid "${CONTEXT_KEY}" context: endpoint name ${name} is used twice`);
     }
-    endpoints.add(m.endpointName);
+    endpoints.add(name);
   }
   return result.data;
 }

@@ -1,4 +1,11 @@
 import { z } from 'zod';
+import {
+  checkPlacement,
+  inferenceComponentSchema,
+  sharedEndpointSchema,
+  type InferenceComponentDeployment,
+} from './inference-components.js';
+import { instanceType, sagemakerName } from './instance-types.js';
 
 /**
  * The deployment configuration: everything `cdk.json` (context key `sluice`) may set. One schema,
@@ -8,34 +15,10 @@ import { z } from 'zod';
  * Every field has a default, so `npm run synth` works on a fresh clone with no context at all.
  */
 
-/** SageMaker names are part of ARNs, which SageMaker lower-cases; we require lower case up front. */
-const sagemakerName = z
-  .string()
-  .min(1)
-  .max(63)
-  .regex(/^[a-z0-9](-*[a-z0-9])*$/, 'must be lower-case letters, digits and hyphens');
+export { GPU_INSTANCE_TYPES, type GpuInstanceType } from './instance-types.js';
 
 const awsAccount = z.string().regex(/^\d{12}$/, 'must be a 12-digit AWS account id');
 const awsRegion = z.string().regex(/^[a-z]{2}(-gov)?-[a-z]+-\d$/, 'must be an AWS region');
-
-/** GPU instance classes the endpoints run on, with the facts the constructs need about them. */
-export const GPU_INSTANCE_TYPES = {
-  /** 1 × NVIDIA A10G, NVMe instance storage. */
-  'ml.g5.xlarge': { gpus: 1, instanceStorage: true },
-  'ml.g5.2xlarge': { gpus: 1, instanceStorage: true },
-  'ml.g5.4xlarge': { gpus: 1, instanceStorage: true },
-  'ml.g5.12xlarge': { gpus: 4, instanceStorage: true },
-  'ml.g5.24xlarge': { gpus: 4, instanceStorage: true },
-  'ml.g5.48xlarge': { gpus: 8, instanceStorage: true },
-  /** 8 × NVIDIA A100 40 GB, NVMe instance storage. */
-  'ml.p4d.24xlarge': { gpus: 8, instanceStorage: true },
-} as const;
-
-export type GpuInstanceType = keyof typeof GPU_INSTANCE_TYPES;
-
-const instanceType = z.enum(
-  Object.keys(GPU_INSTANCE_TYPES) as [GpuInstanceType, ...GpuInstanceType[]],
-);
 
 /** One production variant of a model's endpoint: a GPU class with its own fleet and bounds. */
 export const variantSchema = z
@@ -77,12 +60,13 @@ export const variantSchema = z
     },
   );
 
-export const modelSchema = z
+/** A vLLM parser name (`deepseek_r1`, `llama3_json`, `hermes`), passed to LMI as is. */
+const parserName = z.string().regex(/^[a-z0-9_]{1,64}$/, 'must be a vLLM parser name');
+
+const rawModelSchema = z
   .strictObject({
     /** Public model id clients pass as `model`. */
     id: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}$/),
-    /** SageMaker endpoint name (lower case: it appears in ARNs). */
-    endpointName: sagemakerName,
     /** `chat`/`completion` run on the LMI (vLLM) container; `embedding` on TEI. */
     kind: z.enum(['chat', 'completion', 'embedding']),
     /** Default model version: the artifact prefix `models/<id>/<version>/` in the hot tier. */
@@ -94,20 +78,130 @@ export const modelSchema = z
     imageTag: z.string().min(1).optional(),
     /** Extra container environment (e.g. `OPTION_TENSOR_PARALLEL_DEGREE`). @default {} */
     environment: z.record(z.string(), z.string()).default({}),
-    /** Target invocations per instance per minute for autoscaling. @default 100 */
-    invocationsPerInstance: z.number().int().min(1).max(100_000).default(100),
-    /** Step scale-out when mean GPU utilization per GPU exceeds this percentage. @default 80 */
-    gpuScaleOutPercent: z.number().min(1).max(100).default(80),
-    variants: z.array(variantSchema).min(1).max(10),
+    /**
+     * vLLM tool-call parser (LMI `OPTION_TOOL_CALL_PARSER`, with `OPTION_ENABLE_AUTO_TOOL_CHOICE`):
+     * the container turns tool calls into OpenAI `tool_calls`. Needs an LMI image that supports
+     * it (`imageTag`; see `cdk/config/images.ts`). @default unset: no tool calling
+     */
+    toolCallParser: parserName.optional(),
+    /**
+     * vLLM reasoning parser (LMI `OPTION_REASONING_PARSER`, e.g. `deepseek_r1`): the container
+     * returns the chain of thought in `reasoning_content`. Needs `imageTag` like `toolCallParser`.
+     * @default unset: reasoning stays in `<think>` tags, which the gateway splits out
+     */
+    reasoningParser: parserName.optional(),
+    /**
+     * SageMaker endpoint name (lower case: it appears in ARNs) of a model on its own endpoint.
+     * Give either `endpointName` with `variants`, or `inferenceComponent`.
+     */
+    endpointName: sagemakerName.optional(),
+    /** Target invocations per instance per minute for autoscaling (own endpoint). @default 100 */
+    invocationsPerInstance: z.number().int().min(1).max(100_000).optional(),
+    /** Step scale-out when mean GPU utilization per GPU exceeds this (own endpoint). @default 80 */
+    gpuScaleOutPercent: z.number().min(1).max(100).optional(),
+    /** Production variants of the model's own endpoint. */
+    variants: z.array(variantSchema).min(1).max(10).optional(),
+    /** Run the model as an inference component on a shared endpoint instead. */
+    inferenceComponent: inferenceComponentSchema.optional(),
   })
-  .refine((m) => m.variants.reduce((s, v) => s + v.initialWeight, 0) === 100, {
-    message: 'variant initialWeight values must sum to 100',
-    path: ['variants'],
+  .superRefine((m, ctx) => {
+    const issue = (message: string, path: string): void => {
+      ctx.addIssue({ code: 'custom', message, path: [path] });
+    };
+    if (m.inferenceComponent) {
+      for (const field of [
+        'endpointName',
+        'variants',
+        'invocationsPerInstance',
+        'gpuScaleOutPercent',
+      ] as const) {
+        if (m[field] !== undefined) {
+          issue(
+            `${field} belongs to models on their own endpoint, not to inference components`,
+            field,
+          );
+        }
+      }
+      return;
+    }
+    if (!m.endpointName)
+      issue('needs endpointName and variants, or inferenceComponent', 'endpointName');
+    if (!m.variants) {
+      issue('needs variants, or inferenceComponent', 'variants');
+      return;
+    }
+    if (m.variants.reduce((s, v) => s + v.initialWeight, 0) !== 100) {
+      issue('variant initialWeight values must sum to 100', 'variants');
+    }
+    if (new Set(m.variants.map((v) => v.name)).size !== m.variants.length) {
+      issue('variant names must be unique', 'variants');
+    }
   })
-  .refine((m) => new Set(m.variants.map((v) => v.name)).size === m.variants.length, {
-    message: 'variant names must be unique',
-    path: ['variants'],
+  .refine((m) => (!m.toolCallParser && !m.reasoningParser) || m.imageTag !== undefined, {
+    message:
+      'toolCallParser and reasoningParser need an LMI image that supports them: set imageTag (cdk/config/images.ts)',
+    path: ['imageTag'],
+  })
+  .refine((m) => m.kind !== 'embedding' || (!m.toolCallParser && !m.reasoningParser), {
+    message: 'embedding models take no tool-call or reasoning parser',
+    path: ['kind'],
   });
+
+type RawModel = z.output<typeof rawModelSchema>;
+type ModelCommon = Omit<
+  RawModel,
+  | 'endpointName'
+  | 'variants'
+  | 'invocationsPerInstance'
+  | 'gpuScaleOutPercent'
+  | 'inferenceComponent'
+>;
+
+/** A model on its own endpoint, with production variants (the original way). */
+export type VariantModelDeployment = ModelCommon & {
+  readonly hosting: 'endpoint';
+  readonly endpointName: string;
+  readonly variants: VariantDeployment[];
+  readonly invocationsPerInstance: number;
+  readonly gpuScaleOutPercent: number;
+};
+
+/** A model deployed as an inference component on a shared endpoint. */
+export type ComponentModelDeployment = ModelCommon & {
+  readonly hosting: 'component';
+  readonly inferenceComponent: InferenceComponentDeployment;
+};
+
+export type ModelDeployment = VariantModelDeployment | ComponentModelDeployment;
+
+/** A model: on its own endpoint (`endpointName` + `variants`) or an inference component. */
+export const modelSchema = rawModelSchema.transform((m): ModelDeployment => {
+  const {
+    endpointName,
+    variants,
+    invocationsPerInstance,
+    gpuScaleOutPercent,
+    inferenceComponent,
+    ...common
+  } = m;
+  if (inferenceComponent) return { ...common, hosting: 'component', inferenceComponent };
+  return {
+    ...common,
+    hosting: 'endpoint',
+    endpointName: endpointName!,
+    variants: variants!,
+    invocationsPerInstance: invocationsPerInstance ?? 100,
+    gpuScaleOutPercent: gpuScaleOutPercent ?? 80,
+  };
+});
+
+/** Models on their own endpoints. */
+export const variantModels = (models: readonly ModelDeployment[]): VariantModelDeployment[] =>
+  models.filter((m): m is VariantModelDeployment => m.hosting === 'endpoint');
+
+/** Models that run as inference components. */
+export const componentModels = (models: readonly ModelDeployment[]): ComponentModelDeployment[] =>
+  models.filter((m): m is ComponentModelDeployment => m.hosting === 'component');
 
 export const canarySchema = z.strictObject({
   /** First traffic share for a new version, percent. @default 5 */
@@ -143,166 +237,182 @@ export const alarmSchema = z.strictObject({
   email: z.email().optional(),
 });
 
-export const sluiceConfigSchema = z.strictObject({
-  /** Placeholder account keeps `cdk synth` offline; set the real one for `cdk deploy`. */
-  account: awsAccount.default('111111111111'),
-  /** Region of the endpoints and the gateway. The edge (CloudFront, WAF) is always us-east-1. */
-  region: awsRegion.default('us-east-1'),
-  /**
-   * Availability zones of the gateway VPC; explicit so synth needs no AWS lookup.
-   * @default the region's a, b and c zones
-   */
-  availabilityZones: z
-    .array(z.string().regex(/^[a-z]{2}(-gov)?-[a-z]+-\d[a-z]$/))
-    .min(2)
-    .max(6)
-    .optional(),
-  /** Prefix of stack names. @default 'Sluice' */
-  prefix: z
-    .string()
-    .regex(/^[A-Za-z][A-Za-z0-9]{0,20}$/)
-    .default('Sluice'),
-  models: z
-    .array(modelSchema)
-    .min(1)
-    .default([
-      {
-        id: 'deepseek-r1-distill-llama-8b',
-        endpointName: 'sluice-deepseek-8b',
-        kind: 'chat',
-        version: 'v1',
-        environment: {},
-        invocationsPerInstance: 100,
-        gpuScaleOutPercent: 80,
-        variants: [
-          {
-            name: 'g5',
-            instanceType: 'ml.g5.2xlarge',
-            initialInstanceCount: 1,
-            initialWeight: 95,
-            minCapacity: 1,
-            maxCapacity: 4,
-          },
-          {
-            name: 'p4d',
-            instanceType: 'ml.p4d.24xlarge',
-            initialInstanceCount: 1,
-            initialWeight: 5,
-            minCapacity: 1,
-            maxCapacity: 2,
-          },
-        ],
-      },
-      {
-        id: 'bge-large-en',
-        endpointName: 'sluice-bge-large',
-        kind: 'embedding',
-        version: 'v1',
-        environment: {},
-        invocationsPerInstance: 1000,
-        gpuScaleOutPercent: 80,
-        variants: [
-          {
-            name: 'g5',
-            instanceType: 'ml.g5.xlarge',
-            initialInstanceCount: 1,
-            initialWeight: 100,
-            minCapacity: 1,
-            maxCapacity: 4,
-          },
-        ],
-      },
-    ]),
-  gateway: z
-    .strictObject({
-      /** Concurrent requests one execution environment serves. @default 64 */
-      maxConcurrency: z.number().int().min(1).max(1024).default(64),
-      /** Memory per vCPU, GiB (2, 4 or 8). @default 2 */
-      memoryGiBPerVCpu: z.union([z.literal(2), z.literal(4), z.literal(8)]).default(2),
-      /** Function memory, MiB (Managed Instances need at least 2048). @default 2048 */
-      memoryMiB: z.number().int().min(2048).max(32_768).default(2048),
-      /** Capacity provider vCPU ceiling. @default 64 */
-      maxVCpu: z.number().int().min(2).max(10_000).default(64),
-      /** CPU target of the capacity provider's scaling, percent. @default 70 */
-      cpuTargetPercent: z.number().min(10).max(95).default(70),
-    })
-    .prefault({}),
-  canary: canarySchema.prefault({}),
-  alarms: alarmSchema.prefault({}),
-  edge: z
-    .strictObject({
-      /** Custom domain names of the distribution. */
-      domainNames: z.array(z.string().min(3)).min(1).default(['api.sluice.example.com']),
-      /** ACM certificate in us-east-1 covering `domainNames`. */
-      certificateArn: z
-        .string()
-        .regex(
-          /^arn:aws[a-z-]*:acm:us-east-1:\d{12}:certificate\/[A-Za-z0-9-]+$/,
-          'must be an ACM certificate ARN in us-east-1',
-        )
-        .default(
-          'arn:aws:acm:us-east-1:111111111111:certificate/00000000-0000-0000-0000-000000000000',
-        ),
-      /** `TLSv1.3_2025` (TLS 1.3 only) or `TLSv1.2_2025` for older clients. @default 'TLSv1.3_2025' */
-      tlsPolicy: z.enum(['TLSv1.3_2025', 'TLSv1.2_2025']).default('TLSv1.3_2025'),
-      /** Fleet-wide requests per 5 minutes per `Authorization` value. @default 2000 */
-      rateLimitPer5Min: z.number().int().min(10).max(2_000_000_000).default(2000),
-      /**
-       * CloudFront's origin response (read) timeout, seconds: how long it waits for the first
-       * byte and between bytes. 60 covers the gateway's upstream timeout (60 s) but not a full
-       * queue wait (30 s) before it; above 60, check (and if need be raise) the account's
-       * CloudFront "response timeout per origin" quota, or the deploy fails. @default 60
-       */
-      originReadTimeoutSeconds: z.number().int().min(1).max(180).default(60),
-      /**
-       * CloudFront's response completion timeout, seconds: the longest a whole origin response
-       * may take. It must be at least `originReadTimeoutSeconds`; the default covers the
-       * gateway's deadline (queue 30 s + upstream 60 s) with room to spare. @default 120
-       */
-      originResponseCompletionSeconds: z.number().int().min(1).max(3600).default(120),
-    })
-    .refine((e) => e.originResponseCompletionSeconds >= e.originReadTimeoutSeconds, {
-      message: 'originResponseCompletionSeconds must be at least originReadTimeoutSeconds',
-      path: ['originResponseCompletionSeconds'],
-    })
-    .prefault({}),
-  identity: z
-    .strictObject({
-      /** Cognito hosted-domain prefix (globally unique per region). @default 'sluice-auth' */
-      domainPrefix: z
-        .string()
-        .regex(/^[a-z0-9](-*[a-z0-9])*$/)
-        .max(63)
-        .default('sluice-auth'),
-      /** Redirect URLs of the authorization-code client. */
-      callbackUrls: z.array(z.url()).min(1).default(['https://api.sluice.example.com/callback']),
-    })
-    .prefault({}),
-  artifacts: z
-    .strictObject({
-      /** Days before noncurrent artifact versions move to Standard-IA (warm). @default 30 */
-      warmAfterDays: z.number().int().min(30).max(3650).default(30),
-      /** Days before noncurrent versions move to Glacier Flexible Retrieval (cold). @default 90 */
-      coldAfterDays: z.number().int().min(60).max(3650).default(90),
-      /** Days before noncurrent versions are deleted. @default 730 */
-      expireAfterDays: z.number().int().min(91).max(36_500).default(730),
-      /** Days after upload before objects under `archive/` move to Glacier Deep Archive. @default 30 */
-      archiveAfterDays: z.number().int().min(0).max(3650).default(30),
-    })
-    .refine((a) => a.coldAfterDays >= a.warmAfterDays + 30, {
-      message: 'coldAfterDays must be at least 30 days after warmAfterDays',
-      path: ['coldAfterDays'],
-    })
-    .refine((a) => a.expireAfterDays > a.coldAfterDays, {
-      message: 'expireAfterDays must follow coldAfterDays',
-      path: ['expireAfterDays'],
-    })
-    .prefault({}),
-});
+export const sluiceConfigSchema = z
+  .strictObject({
+    /** Placeholder account keeps `cdk synth` offline; set the real one for `cdk deploy`. */
+    account: awsAccount.default('111111111111'),
+    /** Region of the endpoints and the gateway. The edge (CloudFront, WAF) is always us-east-1. */
+    region: awsRegion.default('us-east-1'),
+    /**
+     * Availability zones of the gateway VPC; explicit so synth needs no AWS lookup.
+     * @default the region's a, b and c zones
+     */
+    availabilityZones: z
+      .array(z.string().regex(/^[a-z]{2}(-gov)?-[a-z]+-\d[a-z]$/))
+      .min(2)
+      .max(6)
+      .optional(),
+    /** Prefix of stack names. @default 'Sluice' */
+    prefix: z
+      .string()
+      .regex(/^[A-Za-z][A-Za-z0-9]{0,20}$/)
+      .default('Sluice'),
+    models: z
+      .array(modelSchema)
+      .min(1)
+      .prefault([
+        {
+          id: 'deepseek-r1-distill-llama-8b',
+          endpointName: 'sluice-deepseek-8b',
+          kind: 'chat',
+          version: 'v1',
+          environment: {},
+          invocationsPerInstance: 100,
+          gpuScaleOutPercent: 80,
+          variants: [
+            {
+              name: 'g5',
+              instanceType: 'ml.g5.2xlarge',
+              initialInstanceCount: 1,
+              initialWeight: 95,
+              minCapacity: 1,
+              maxCapacity: 4,
+            },
+            {
+              name: 'p4d',
+              instanceType: 'ml.p4d.24xlarge',
+              initialInstanceCount: 1,
+              initialWeight: 5,
+              minCapacity: 1,
+              maxCapacity: 2,
+            },
+          ],
+        },
+        {
+          id: 'bge-large-en',
+          endpointName: 'sluice-bge-large',
+          kind: 'embedding',
+          version: 'v1',
+          environment: {},
+          invocationsPerInstance: 1000,
+          gpuScaleOutPercent: 80,
+          variants: [
+            {
+              name: 'g5',
+              instanceType: 'ml.g5.xlarge',
+              initialInstanceCount: 1,
+              initialWeight: 100,
+              minCapacity: 1,
+              maxCapacity: 4,
+            },
+          ],
+        },
+      ]),
+    /**
+     * Endpoints shared by inference components (`models[].inferenceComponent.endpoint` names
+     * one). @default [] (every model on its own endpoint)
+     */
+    sharedEndpoints: z.array(sharedEndpointSchema).max(20).default([]),
+    gateway: z
+      .strictObject({
+        /** Concurrent requests one execution environment serves. @default 64 */
+        maxConcurrency: z.number().int().min(1).max(1024).default(64),
+        /** Memory per vCPU, GiB (2, 4 or 8). @default 2 */
+        memoryGiBPerVCpu: z.union([z.literal(2), z.literal(4), z.literal(8)]).default(2),
+        /** Function memory, MiB (Managed Instances need at least 2048). @default 2048 */
+        memoryMiB: z.number().int().min(2048).max(32_768).default(2048),
+        /** Capacity provider vCPU ceiling. @default 64 */
+        maxVCpu: z.number().int().min(2).max(10_000).default(64),
+        /** CPU target of the capacity provider's scaling, percent. @default 70 */
+        cpuTargetPercent: z.number().min(10).max(95).default(70),
+      })
+      .prefault({}),
+    canary: canarySchema.prefault({}),
+    alarms: alarmSchema.prefault({}),
+    edge: z
+      .strictObject({
+        /** Custom domain names of the distribution. */
+        domainNames: z.array(z.string().min(3)).min(1).default(['api.sluice.example.com']),
+        /** ACM certificate in us-east-1 covering `domainNames`. */
+        certificateArn: z
+          .string()
+          .regex(
+            /^arn:aws[a-z-]*:acm:us-east-1:\d{12}:certificate\/[A-Za-z0-9-]+$/,
+            'must be an ACM certificate ARN in us-east-1',
+          )
+          .default(
+            'arn:aws:acm:us-east-1:111111111111:certificate/00000000-0000-0000-0000-000000000000',
+          ),
+        /** `TLSv1.3_2025` (TLS 1.3 only) or `TLSv1.2_2025` for older clients. @default 'TLSv1.3_2025' */
+        tlsPolicy: z.enum(['TLSv1.3_2025', 'TLSv1.2_2025']).default('TLSv1.3_2025'),
+        /** Fleet-wide requests per 5 minutes per `Authorization` value. @default 2000 */
+        rateLimitPer5Min: z.number().int().min(10).max(2_000_000_000).default(2000),
+        /**
+         * CloudFront's origin response (read) timeout, seconds: how long it waits for the first
+         * byte and between bytes. 60 covers the gateway's upstream timeout (60 s) but not a full
+         * queue wait (30 s) before it; above 60, check (and if need be raise) the account's
+         * CloudFront "response timeout per origin" quota, or the deploy fails. @default 60
+         */
+        originReadTimeoutSeconds: z.number().int().min(1).max(180).default(60),
+        /**
+         * CloudFront's response completion timeout, seconds: the longest a whole origin response
+         * may take. It must be at least `originReadTimeoutSeconds`; the default covers the
+         * gateway's deadline (queue 30 s + upstream 60 s) with room to spare. @default 120
+         */
+        originResponseCompletionSeconds: z.number().int().min(1).max(3600).default(120),
+      })
+      .refine((e) => e.originResponseCompletionSeconds >= e.originReadTimeoutSeconds, {
+        message: 'originResponseCompletionSeconds must be at least originReadTimeoutSeconds',
+        path: ['originResponseCompletionSeconds'],
+      })
+      .prefault({}),
+    identity: z
+      .strictObject({
+        /** Cognito hosted-domain prefix (globally unique per region). @default 'sluice-auth' */
+        domainPrefix: z
+          .string()
+          .regex(/^[a-z0-9](-*[a-z0-9])*$/)
+          .max(63)
+          .default('sluice-auth'),
+        /** Redirect URLs of the authorization-code client. */
+        callbackUrls: z.array(z.url()).min(1).default(['https://api.sluice.example.com/callback']),
+      })
+      .prefault({}),
+    artifacts: z
+      .strictObject({
+        /** Days before noncurrent artifact versions move to Standard-IA (warm). @default 30 */
+        warmAfterDays: z.number().int().min(30).max(3650).default(30),
+        /** Days before noncurrent versions move to Glacier Flexible Retrieval (cold). @default 90 */
+        coldAfterDays: z.number().int().min(60).max(3650).default(90),
+        /** Days before noncurrent versions are deleted. @default 730 */
+        expireAfterDays: z.number().int().min(91).max(36_500).default(730),
+        /** Days after upload before objects under `archive/` move to Glacier Deep Archive. @default 30 */
+        archiveAfterDays: z.number().int().min(0).max(3650).default(30),
+      })
+      .refine((a) => a.coldAfterDays >= a.warmAfterDays + 30, {
+        message: 'coldAfterDays must be at least 30 days after warmAfterDays',
+        path: ['coldAfterDays'],
+      })
+      .refine((a) => a.expireAfterDays > a.coldAfterDays, {
+        message: 'expireAfterDays must follow coldAfterDays',
+        path: ['expireAfterDays'],
+      })
+      .prefault({}),
+  })
+  .superRefine((c, ctx) =>
+    checkPlacement(
+      c.sharedEndpoints,
+      c.models.map((m) => (m.hosting === 'component' ? m.inferenceComponent : undefined)),
+      ctx,
+    ),
+  );
 
 export type SluiceConfigInput = z.input<typeof sluiceConfigSchema>;
 export type SluiceConfig = z.output<typeof sluiceConfigSchema>;
-export type ModelDeployment = SluiceConfig['models'][number];
-export type VariantDeployment = ModelDeployment['variants'][number];
+export type VariantDeployment = z.output<typeof variantSchema>;
+export type {
+  InferenceComponentDeployment,
+  SharedEndpointDeployment,
+} from './inference-components.js';
 export type CanaryPolicy = SluiceConfig['canary'];
 export type AlarmThresholds = SluiceConfig['alarms'];

@@ -34,8 +34,14 @@ export interface GatewayFunctionProps {
   readonly environment: Record<string, string>;
   /** Endpoints the gateway may invoke (and describe, for `/readyz`): exact ARNs. */
   readonly endpointArns: readonly string[];
-  /** The traffic-shift state machine the admin API may start. */
-  readonly trafficStateMachineArn: string;
+  /**
+   * Inference components the gateway may describe (its readiness check reads their status):
+   * exact ARNs. Invoking them is authorized on the shared endpoint's ARN in `endpointArns`.
+   * @default none
+   */
+  readonly inferenceComponentArns?: readonly string[];
+  /** The traffic-shift state machine the admin API may start. @default none */
+  readonly trafficStateMachineArn?: string;
   readonly vpcSubnets: ec2.ISubnet[];
   readonly securityGroup: ec2.ISecurityGroup;
   readonly key: kms.IKey;
@@ -100,12 +106,22 @@ export class GatewayFunction extends Construct {
         resources: [...props.endpointArns],
       }),
     );
-    role.addToPolicy(
-      new iam.PolicyStatement({
-        actions: ['states:StartExecution'],
-        resources: [props.trafficStateMachineArn],
-      }),
-    );
+    if (props.inferenceComponentArns?.length) {
+      role.addToPolicy(
+        new iam.PolicyStatement({
+          actions: ['sagemaker:DescribeInferenceComponent'],
+          resources: [...props.inferenceComponentArns],
+        }),
+      );
+    }
+    if (props.trafficStateMachineArn) {
+      role.addToPolicy(
+        new iam.PolicyStatement({
+          actions: ['states:StartExecution'],
+          resources: [props.trafficStateMachineArn],
+        }),
+      );
+    }
 
     this.function = new NodejsFunction(this, 'Function', {
       entry: props.entry ?? path.join(REPO_ROOT, 'functions/gateway/handler.ts'),

@@ -1,4 +1,4 @@
-import { ArnFormat, Duration, Stack, Validations } from 'aws-cdk-lib';
+import { Duration, Stack, Validations } from 'aws-cdk-lib';
 import * as appscaling from 'aws-cdk-lib/aws-applicationautoscaling';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
@@ -6,20 +6,20 @@ import type * as s3 from 'aws-cdk-lib/aws-s3';
 import * as sagemaker from 'aws-cdk-lib/aws-sagemaker';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
-import { containerImageUri } from '../config/images.js';
+import { containerEnvironment, containerImageUri } from '../config/images.js';
 import {
   GPU_INSTANCE_TYPES,
   type AlarmThresholds,
   type CanaryPolicy,
-  type ModelDeployment,
+  type VariantModelDeployment,
 } from '../config/schema.js';
 import { ArtifactStore } from './artifact-store.js';
 import { EndpointAlarms } from './endpoint-alarms.js';
-import { acknowledgeWildcardResources } from './nag-acknowledge.js';
+import { createModelExecutionRole } from './model-execution-role.js';
 
 export interface InferenceEndpointProps {
   /** The model, its endpoint name and its variants (one per GPU class or version). */
-  readonly model: ModelDeployment;
+  readonly model: VariantModelDeployment;
   /** Hot-tier artifact bucket; model data is read from `models/<id>/<version>/`. */
   readonly artifacts: s3.IBucket;
   /** Customer key of the artifact bucket (and of ML volumes where the instance allows it). */
@@ -59,77 +59,15 @@ export class InferenceEndpoint extends Construct {
       resourceName: model.endpointName,
     });
 
-    const logGroupArn = stack.formatArn({
-      service: 'logs',
-      resource: 'log-group',
-      resourceName: `/aws/sagemaker/Endpoints/${model.endpointName}:*`,
-      arnFormat: ArnFormat.COLON_RESOURCE_NAME,
-    });
     const versions = [...new Set(model.variants.map((v) => v.version ?? model.version))];
-    const prefixes = versions.map((v) => ArtifactStore.modelPrefix(model.id, v));
-
-    this.role = new iam.Role(this, 'ExecutionRole', {
-      assumedBy: new iam.ServicePrincipal('sagemaker.amazonaws.com'),
+    this.role = createModelExecutionRole(this, 'ExecutionRole', {
       description: `SageMaker execution role of ${model.endpointName}`,
+      artifacts: props.artifacts,
+      key: props.key,
+      prefixes: versions.map((v) => ArtifactStore.modelPrefix(model.id, v)),
+      imageUris: [containerImageUri(model, stack.region)],
+      logGroups: [`/aws/sagemaker/Endpoints/${model.endpointName}`],
     });
-    const objectArns = prefixes.map((p) => props.artifacts.arnForObjects(`${p}*`));
-    this.role.addToPolicy(
-      new iam.PolicyStatement({ actions: ['s3:GetObject'], resources: objectArns }),
-    );
-    this.role.addToPolicy(
-      new iam.PolicyStatement({
-        actions: ['s3:ListBucket'],
-        resources: [props.artifacts.bucketArn],
-        conditions: { StringLike: { 's3:prefix': prefixes.map((p) => `${p}*`) } },
-      }),
-    );
-    this.role.addToPolicy(
-      new iam.PolicyStatement({ actions: ['kms:Decrypt'], resources: [props.key.keyArn] }),
-    );
-    this.role.addToPolicy(
-      new iam.PolicyStatement({
-        actions: ['ecr:BatchGetImage', 'ecr:GetDownloadUrlForLayer'],
-        resources: [imageRepositoryArn(stack, containerImageUri(model, stack.region))],
-      }),
-    );
-    this.role.addToPolicy(
-      new iam.PolicyStatement({
-        // GetAuthorizationToken has no resource-level permissions.
-        actions: ['ecr:GetAuthorizationToken'],
-        resources: ['*'],
-      }),
-    );
-    this.role.addToPolicy(
-      new iam.PolicyStatement({
-        actions: ['logs:CreateLogGroup', 'logs:CreateLogStream', 'logs:PutLogEvents'],
-        resources: [logGroupArn],
-      }),
-    );
-    this.role.addToPolicy(
-      new iam.PolicyStatement({
-        actions: ['cloudwatch:PutMetricData'],
-        resources: ['*'],
-        conditions: {
-          StringLike: { 'cloudwatch:namespace': ['/aws/sagemaker/*', 'AWS/SageMaker'] },
-        },
-      }),
-    );
-
-    acknowledgeWildcardResources(
-      this.role,
-      objectArns,
-      'Read access is limited to the exact prefix of each model version this endpoint serves; object names under it are not known at synth time.',
-    );
-    acknowledgeWildcardResources(
-      this.role,
-      ['*'],
-      'ecr:GetAuthorizationToken has no resource-level permissions, and cloudwatch:PutMetricData is limited by a cloudwatch:namespace condition to the SageMaker namespaces.',
-    );
-    acknowledgeWildcardResources(
-      this.role,
-      [logGroupArn],
-      'SageMaker writes to the log group /aws/sagemaker/Endpoints/<endpoint name>, whose log stream names (one per instance) are not known at synth time.',
-    );
 
     const models = new Map<string, sagemaker.CfnModel>();
     for (const version of versions) {
@@ -254,30 +192,4 @@ export const SAGEMAKER_MAX_WAIT_SECONDS = 3600;
 /** SageMaker's blue/green bake per step: the configured bake, capped at SageMaker's maximum. */
 export function sagemakerBakeSeconds(bakeMinutes: number): number {
   return Math.min(SAGEMAKER_MAX_WAIT_SECONDS, bakeMinutes * 60);
-}
-
-/** Container environment: the engine options for LMI/vLLM or TEI, plus the model's overrides. */
-function containerEnvironment(model: ModelDeployment): Record<string, string> {
-  const base: Record<string, string> =
-    model.kind === 'embedding'
-      ? { MAX_BATCH_TOKENS: '16384', MAX_CLIENT_BATCH_SIZE: '64' }
-      : {
-          OPTION_ROLLING_BATCH: 'vllm',
-          OPTION_MAX_ROLLING_BATCH_SIZE: '64',
-          OPTION_TENSOR_PARALLEL_DEGREE: 'max',
-        };
-  return { ...base, ...model.environment };
-}
-
-/** `arn:aws:ecr:<region>:<account>:repository/<name>` of an image URI in ECR. */
-function imageRepositoryArn(stack: Stack, uri: string): string {
-  const match = /^(\d{12})\.dkr\.ecr\.([a-z0-9-]+)\.amazonaws\.com\/([^:@]+)/.exec(uri);
-  if (!match) throw new Error(`Not an ECR image URI: ${uri}`);
-  return stack.formatArn({
-    service: 'ecr',
-    account: match[1],
-    region: match[2],
-    resource: 'repository',
-    resourceName: match[3],
-  });
 }

@@ -2,6 +2,7 @@ import { Duration } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import { Construct } from 'constructs';
 import type { ModelDeployment } from '../config/schema.js';
+import { componentMetric } from './component-alarms.js';
 import { EndpointMetrics } from './endpoint-alarms.js';
 import { gatewayErrorRate, gatewayMetric } from './gateway-alarms.js';
 
@@ -13,7 +14,8 @@ export interface ObservabilityDashboardProps {
 
 /**
  * One dashboard: alarm status, then per model the gateway's QPS, p99 latency, 5xx rate, batch
- * size and queue wait (EMF), and per variant GPU and GPU memory utilization per GPU.
+ * size and queue wait (EMF), and per variant GPU and GPU memory utilization per GPU, or per
+ * inference component its invocations per copy and the requests that found no copy.
  */
 export class ObservabilityDashboard extends Construct {
   public readonly dashboard: cloudwatch.Dashboard;
@@ -32,7 +34,10 @@ export class ObservabilityDashboard extends Construct {
       }),
     );
     for (const m of props.models) {
-      const endpoint = new EndpointMetrics(m.endpointName);
+      const target =
+        m.hosting === 'endpoint'
+          ? m.endpointName
+          : `${m.inferenceComponent.endpoint}/${m.inferenceComponent.name}`;
       const qps = new cloudwatch.MathExpression({
         expression: 'req / PERIOD(req)',
         usingMetrics: { req: gatewayMetric(m.id, 'Requests', 'Sum') },
@@ -41,7 +46,7 @@ export class ObservabilityDashboard extends Construct {
       });
       this.dashboard.addWidgets(
         new cloudwatch.TextWidget({
-          markdown: `## ${m.id} → ${m.endpointName}`,
+          markdown: `## ${m.id} → ${target}`,
           width: 24,
           height: 1,
         }),
@@ -62,19 +67,42 @@ export class ObservabilityDashboard extends Construct {
           right: [gatewayMetric(m.id, 'QueueWait', 'p99')],
           width: 6,
         }),
-        new cloudwatch.GraphWidget({
-          title: 'GPU utilization per GPU (%)',
-          left: m.variants.map((v) => endpoint.gpuPerGpu(v)),
-          leftYAxis: { min: 0, max: 100 },
-          width: 12,
-        }),
-        new cloudwatch.GraphWidget({
-          title: 'GPU memory per GPU (%)',
-          left: m.variants.map((v) => endpoint.gpuPerGpu(v, 'GPUMemoryUtilization')),
-          leftYAxis: { min: 0, max: 100 },
-          width: 12,
-        }),
+        ...this.hostWidgets(m),
       );
     }
+  }
+
+  /** Per variant GPU and GPU memory per GPU; per component its copies and invocations. */
+  private hostWidgets(m: ModelDeployment): cloudwatch.IWidget[] {
+    if (m.hosting === 'component') {
+      const name = m.inferenceComponent.name;
+      return [
+        new cloudwatch.GraphWidget({
+          title: 'Invocations per copy',
+          left: [componentMetric(name, 'InvocationsPerCopy', 'Sum')],
+          width: 12,
+        }),
+        new cloudwatch.GraphWidget({
+          title: 'Requests that found no copy',
+          left: [componentMetric(name, 'NoCapacityInvocationFailures', 'Sum')],
+          width: 12,
+        }),
+      ];
+    }
+    const endpoint = new EndpointMetrics(m.endpointName);
+    return [
+      new cloudwatch.GraphWidget({
+        title: 'GPU utilization per GPU (%)',
+        left: m.variants.map((v) => endpoint.gpuPerGpu(v)),
+        leftYAxis: { min: 0, max: 100 },
+        width: 12,
+      }),
+      new cloudwatch.GraphWidget({
+        title: 'GPU memory per GPU (%)',
+        left: m.variants.map((v) => endpoint.gpuPerGpu(v, 'GPUMemoryUtilization')),
+        leftYAxis: { min: 0, max: 100 },
+        width: 12,
+      }),
+    ];
   }
 }

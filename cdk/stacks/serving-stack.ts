@@ -4,15 +4,17 @@ import * as s3 from 'aws-cdk-lib/aws-s3';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import type { Construct } from 'constructs';
 import { gatewayCatalogue } from '../config/gateway-catalogue.js';
-import type { SluiceConfig } from '../config/schema.js';
+import { componentModels, type SluiceConfig } from '../config/schema.js';
 import { EdgeDistribution, FORWARDED_AUTH_HEADER } from '../constructs/edge-distribution.js';
 import { EdgePayloadHash } from '../constructs/edge-payload-hash.js';
 import { GatewayAlarms } from '../constructs/gateway-alarms.js';
 import { GatewayFunction } from '../constructs/gateway-function.js';
 import { GatewayNetwork } from '../constructs/gateway-network.js';
 import type { Identity } from '../constructs/identity.js';
+import { InferenceComponent } from '../constructs/inference-component.js';
 import { InferenceEndpoint } from '../constructs/inference-endpoint.js';
 import { ObservabilityDashboard } from '../constructs/observability-dashboard.js';
+import { SharedEndpoint } from '../constructs/shared-endpoint.js';
 import { TrafficShifter } from '../constructs/traffic-shifter.js';
 
 export interface ServingStackProps extends StackProps {
@@ -29,12 +31,16 @@ export interface ServingStackProps extends StackProps {
 }
 
 /**
- * The request path: GPU endpoints per model, the traffic shifter, the gateway on Managed
+ * The request path: GPU endpoints per model and shared endpoints with inference components, the
+ * traffic shifter (for variant weights of single-model endpoints), the gateway on Managed
  * Instances with its canary deployment, CloudFront in front, and the alarms and dashboard.
  */
 export class ServingStack extends Stack {
   public readonly endpoints: InferenceEndpoint[];
-  public readonly shifter: TrafficShifter;
+  public readonly sharedEndpoints: SharedEndpoint[];
+  public readonly components: InferenceComponent[];
+  /** Steps variant weights of single-model endpoints; absent when every model is a component. */
+  public readonly shifter?: TrafficShifter;
   public readonly gateway: GatewayFunction;
   public readonly edge: EdgeDistribution;
   public readonly payloadHash: EdgePayloadHash;
@@ -44,8 +50,11 @@ export class ServingStack extends Stack {
     const { config } = props;
     const artifacts = s3.Bucket.fromBucketArn(this, 'ArtifactsBucket', props.artifactsBucketArn);
 
-    this.endpoints = config.models.map(
-      (model, n) =>
+    // Construct ids follow each model's position in `models`, as they always have.
+    this.endpoints = [];
+    config.models.forEach((model, n) => {
+      if (model.hosting !== 'endpoint') return;
+      this.endpoints.push(
         new InferenceEndpoint(this, `Model${n}`, {
           model,
           artifacts,
@@ -54,18 +63,45 @@ export class ServingStack extends Stack {
           thresholds: config.alarms,
           topic: props.topic,
         }),
+      );
+    });
+    const components = componentModels(config.models);
+    this.sharedEndpoints = config.sharedEndpoints.map(
+      (endpoint) =>
+        new SharedEndpoint(this, `Shared-${endpoint.name}`, {
+          endpoint,
+          components: components.filter((c) => c.inferenceComponent.endpoint === endpoint.name),
+          artifacts,
+          key: props.key,
+        }),
+    );
+    this.components = components.map(
+      (model) =>
+        new InferenceComponent(this, `Component-${model.inferenceComponent.name}`, {
+          model,
+          endpoint: this.sharedEndpoints.find(
+            (e) => e.endpointName === model.inferenceComponent.endpoint,
+          )!,
+          artifacts,
+          canary: config.canary,
+          thresholds: config.alarms,
+          topic: props.topic,
+        }),
     );
 
-    this.shifter = new TrafficShifter(this, 'TrafficShifter', {
-      endpoints: this.endpoints.map((e) => ({
-        endpointName: e.endpointName,
-        endpointArn: e.endpointArn,
-        rollbackAlarms: e.alarms.rollback,
-      })),
-      steps: config.canary.steps,
-      bakeTime: Duration.minutes(config.canary.bakeMinutes),
-      key: props.key,
-    });
+    if (this.endpoints.length > 0) {
+      this.shifter = new TrafficShifter(this, 'TrafficShifter', {
+        endpoints: this.endpoints.map((e) => ({
+          endpointName: e.endpointName,
+          endpointArn: e.endpointArn,
+          rollbackAlarms: e.alarms.rollback,
+        })),
+        steps: config.canary.steps,
+        bakeTime: Duration.minutes(config.canary.bakeMinutes),
+        key: props.key,
+      });
+    }
+    const stateMachineArn = this.shifter?.stateMachine.stateMachineArn;
 
     const gatewayAlarms = new GatewayAlarms(this, 'GatewayAlarms', {
       models: config.models.map((m) => m.id),
@@ -85,13 +121,17 @@ export class ServingStack extends Stack {
         SLUICE_AUTH_ISSUER: identity.issuer,
         SLUICE_AUTH_JWKS_URL: identity.jwksUrl,
         SLUICE_AUTH_CLIENT_IDS: `${identity.userClient.userPoolClientId},${identity.serviceClient.userPoolClientId}`,
-        SLUICE_TRAFFIC_STATE_MACHINE_ARN: this.shifter.stateMachine.stateMachineArn,
+        ...(stateMachineArn ? { SLUICE_TRAFFIC_STATE_MACHINE_ARN: stateMachineArn } : {}),
         SLUICE_METRICS: 'emf',
         // OAC's SigV4 signature replaces Authorization; the bearer token travels in this header.
         SLUICE_AUTH_TOKEN_HEADER: FORWARDED_AUTH_HEADER,
       },
-      endpointArns: this.endpoints.map((e) => e.endpointArn),
-      trafficStateMachineArn: this.shifter.stateMachine.stateMachineArn,
+      endpointArns: [
+        ...this.endpoints.map((e) => e.endpointArn),
+        ...this.sharedEndpoints.map((e) => e.endpointArn),
+      ],
+      inferenceComponentArns: this.components.map((c) => c.componentArn),
+      trafficStateMachineArn: stateMachineArn,
       vpcSubnets: network.privateSubnets,
       securityGroup: network.securityGroup,
       key: props.key,
@@ -122,7 +162,11 @@ export class ServingStack extends Stack {
 
     new ObservabilityDashboard(this, 'Observability', {
       models: config.models,
-      alarms: [...this.endpoints.flatMap((e) => e.alarms.all), ...gatewayAlarms.all],
+      alarms: [
+        ...this.endpoints.flatMap((e) => e.alarms.all),
+        ...this.components.flatMap((c) => c.alarms.all),
+        ...gatewayAlarms.all,
+      ],
     });
   }
 }

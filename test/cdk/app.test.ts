@@ -5,6 +5,7 @@ import * as s3 from 'aws-cdk-lib/aws-s3';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { gatewayConfigSchema } from '../../shared/config/schema.js';
 import { parseSluiceConfig } from '../../cdk/config/load.js';
+import { variantModels } from '../../cdk/config/schema.js';
 import { EdgeDistribution } from '../../cdk/constructs/edge-distribution.js';
 import { nagPacks } from '../../cdk/stacks/nag.js';
 import { buildSluiceApp, type SluiceStacks } from '../../cdk/stacks/sluice-app.js';
@@ -420,7 +421,7 @@ describe('alarms', () => {
     );
     const others = alarmsOf().filter((a) => !scaling.includes(a));
     // Two step-scaling alarms (upper and lower) per variant; 4 alarms per variant, 3 per model.
-    const variants = config.models.flatMap((m) => m.variants).length;
+    const variants = variantModels(config.models).flatMap((m) => m.variants).length;
     expect(scaling).toHaveLength(2 * variants);
     expect(others).toHaveLength(4 * variants + 3 * config.models.length);
     for (const a of others) expect(a.AlarmActions).toEqual([topic]);

@@ -5,6 +5,7 @@ import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import { describe, expect, it } from 'vitest';
 import { parseSluiceConfig } from '../../../cdk/config/load.js';
+import { variantModels } from '../../../cdk/config/schema.js';
 import {
   InferenceEndpoint,
   SAGEMAKER_MAX_WAIT_SECONDS,
@@ -17,7 +18,7 @@ function endpointTemplate(canary: Record<string, unknown>): Template {
     env: { account: '111111111111', region: 'us-east-1' },
   });
   new InferenceEndpoint(stack, 'Model', {
-    model: config.models[0]!,
+    model: variantModels(config.models)[0]!,
     artifacts: s3.Bucket.fromBucketName(stack, 'Artifacts', 'artifacts'),
     key: kms.Key.fromKeyArn(
       stack,
