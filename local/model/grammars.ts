@@ -113,6 +113,11 @@ export function reasoningGbnf(maxTokens: number): string {
   ].join('\n');
 }
 
+/** Parts of the number rules node-llama-cpp 3.21 writes (`GbnfNumber`), and a narrower one. */
+const WIDE_EXPONENT = ' ([eE] [-+]? ("0" | [1-9] [0-9]{0,15}))?';
+const WIDE_INTEGER = '"-"? ("0" | [1-9] [0-9]{0,15})';
+const SHORT_INTEGER = '"-"? ("0" | [1-9] [0-9]{0,8})';
+
 /** Creates grammars once per distinct text: building one parses it in llama.cpp. */
 export class GrammarCache {
   private readonly entries = new Map<string, Promise<LlamaGrammar>>();
@@ -127,13 +132,26 @@ export class GrammarCache {
     return this.cached(`gbnf:${grammar}`, () => this.llama.createGrammar({ grammar }));
   }
 
-  /** A grammar for a JSON schema (already through {@link toGrammarSchema}). */
-  jsonSchema(schema: GbnfJsonSchema): Promise<LlamaGrammar> {
-    return this.cached(`schema:${JSON.stringify(schema)}`, () =>
-      this.llama.createGrammarForJsonSchema(
+  /**
+   * A grammar for a JSON schema (already through {@link toGrammarSchema}). With `plainNumbers`,
+   * numbers have no exponent and at most nine integer digits: node-llama-cpp allows sixteen
+   * digits and a sixteen-digit exponent, and a model that picks digits at random writes
+   * `657491E796347` (valid JSON, parsed as `Infinity`) or integers past 2^53.
+   */
+  jsonSchema(schema: GbnfJsonSchema, plainNumbers = false): Promise<LlamaGrammar> {
+    return this.cached(`schema:${plainNumbers}:${JSON.stringify(schema)}`, async () => {
+      const grammar = await this.llama.createGrammarForJsonSchema(
         schema as Parameters<Llama['createGrammarForJsonSchema']>[0],
-      ),
-    );
+      );
+      if (!plainNumbers || !grammar.grammar.includes(WIDE_EXPONENT)) return grammar;
+      return this.llama.createGrammar({
+        grammar: grammar.grammar
+          .replaceAll(WIDE_EXPONENT, '')
+          .replaceAll(WIDE_INTEGER, SHORT_INTEGER),
+        stopGenerationTriggers: grammar.stopGenerationTriggers,
+        trimWhitespaceSuffix: grammar.trimWhitespaceSuffix,
+      });
+    });
   }
 
   /** node-llama-cpp's grammar for any JSON value. */

@@ -170,7 +170,10 @@ export class OpenAiModel {
         callPrefix: rendered.callPrefix,
         paramsPrefix: rendered.paramsPrefix,
         argumentsGrammar: (name) =>
-          this.grammars.jsonSchema(params.get(name) ?? { type: 'object', properties: {} }),
+          this.grammars.jsonSchema(
+            params.get(name) ?? { type: 'object', properties: {} },
+            this.options.jsonBound !== undefined,
+          ),
       };
       if (plan.tool.names.length === 1) plan.tool.name = plan.tool.names[0];
     }
@@ -188,7 +191,7 @@ export class OpenAiModel {
     }
     if (format?.type === 'json_schema') {
       const schema = format.json_schema.schema ?? { type: 'object', properties: {} };
-      return this.grammars.jsonSchema(toGrammarSchema(schema, bound));
+      return this.grammars.jsonSchema(toGrammarSchema(schema, bound), bound !== undefined);
     }
     if (this.options.reasoningGrammar) return this.grammars.gbnf(reasoningGbnf(maxTokens));
     return undefined;
