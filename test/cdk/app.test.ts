@@ -553,7 +553,7 @@ describe('traffic shifting and the gateway', () => {
     ).Properties.Environment.Variables;
     const catalogue = gatewayConfigSchema.parse(JSON.parse(env.SLUICE_CONFIG_JSON as string));
     expect(catalogue.models.map((m) => [m.id, m.policy, m.format])).toEqual([
-      ['deepseek-r1-distill-llama-8b', 'admit', 'tgi'],
+      ['deepseek-r1-distill-llama-8b', 'admit', 'openai'],
       ['bge-large-en', 'batch', 'tei'],
     ]);
     expect(env.SLUICE_AUTH_TOKEN_HEADER).toBe('x-sluice-authorization');
