@@ -21,7 +21,16 @@ export interface ErrorBody {
   error: { message: string; type: OpenAIErrorType; param: string | null; code: string | null };
 }
 
+/**
+ * Whose failure it is: the caller's (a bad request, a caller that left), the gateway's own (a
+ * full queue, an open circuit, a defect) or the model endpoint's. Circuit breakers and retries
+ * read this field, never the `code` string.
+ */
+export type ErrorOrigin = 'client' | 'gateway' | 'upstream';
+
 export interface GatewayErrorOptions {
+  /** @default the class's own origin */
+  origin?: ErrorOrigin;
   /** The request field at fault, in dotted form (`messages.0.content`). */
   param?: string;
   /** Extra machine-readable facts, logged but never sent to the caller. */
@@ -35,11 +44,17 @@ export abstract class GatewayError extends Error {
   readonly code: string;
   readonly param: string | null;
   readonly details: Record<string, unknown> | undefined;
+  readonly origin: ErrorOrigin;
 
-  constructor(code: string, message: string, options: GatewayErrorOptions = {}) {
+  constructor(
+    code: string,
+    message: string,
+    options: GatewayErrorOptions & { defaultOrigin: ErrorOrigin },
+  ) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = new.target.name;
     this.code = code;
+    this.origin = options.origin ?? options.defaultOrigin;
     this.param = options.param ?? null;
     this.details = options.details;
   }
@@ -61,7 +76,7 @@ export class InvalidRequestError extends GatewayError {
   readonly status: number = 400;
   readonly type = 'invalid_request_error' as const;
   constructor(message: string, options: GatewayErrorOptions & { code?: string } = {}) {
-    super(options.code ?? 'invalid_request', message, options);
+    super(options.code ?? 'invalid_request', message, { ...options, defaultOrigin: 'client' });
   }
 }
 
@@ -70,7 +85,7 @@ export class NotFoundError extends GatewayError {
   readonly status = 404;
   readonly type = 'invalid_request_error' as const;
   constructor(message: string, options: GatewayErrorOptions & { code?: string } = {}) {
-    super(options.code ?? 'not_found', message, options);
+    super(options.code ?? 'not_found', message, { ...options, defaultOrigin: 'client' });
   }
 }
 
@@ -79,7 +94,9 @@ export class PayloadTooLargeError extends GatewayError {
   readonly status = 413;
   readonly type = 'invalid_request_error' as const;
   constructor(limitBytes: number) {
-    super('payload_too_large', `Request body exceeds the limit of ${limitBytes} bytes.`);
+    super('payload_too_large', `Request body exceeds the limit of ${limitBytes} bytes.`, {
+      defaultOrigin: 'client',
+    });
   }
 }
 
@@ -88,7 +105,7 @@ export class UnsupportedMediaTypeError extends GatewayError {
   readonly status = 415;
   readonly type = 'invalid_request_error' as const;
   constructor(message = 'Content-Type must be application/json.') {
-    super('unsupported_media_type', message);
+    super('unsupported_media_type', message, { defaultOrigin: 'client' });
   }
 }
 
@@ -106,7 +123,7 @@ export class AuthenticationError extends GatewayError {
       realm?: string;
     } = {},
   ) {
-    super(options.bearerError ?? 'missing_token', message, options);
+    super(options.bearerError ?? 'missing_token', message, { ...options, defaultOrigin: 'client' });
     this.bearerError = options.bearerError;
     this.realm = options.realm ?? 'sluice';
   }
@@ -128,7 +145,7 @@ export class PermissionError extends GatewayError {
     readonly requiredScope?: string,
     options: GatewayErrorOptions = {},
   ) {
-    super('insufficient_scope', message, options);
+    super('insufficient_scope', message, { ...options, defaultOrigin: 'client' });
   }
   override headers(): Record<string, string> {
     const parts = [
@@ -149,7 +166,7 @@ export class PreconditionFailedError extends GatewayError {
     message: string,
     options: GatewayErrorOptions & { status?: 409 | 412 | 428; code?: string } = {},
   ) {
-    super(options.code ?? 'precondition_failed', message, options);
+    super(options.code ?? 'precondition_failed', message, { ...options, defaultOrigin: 'client' });
     this.status = options.status ?? 412;
   }
 }
@@ -163,7 +180,7 @@ export class RateLimitError extends GatewayError {
     readonly retryAfterSeconds: number,
     options: GatewayErrorOptions & { code?: string; extraHeaders?: Record<string, string> } = {},
   ) {
-    super(options.code ?? 'rate_limit_exceeded', message, options);
+    super(options.code ?? 'rate_limit_exceeded', message, { ...options, defaultOrigin: 'gateway' });
     this.extraHeaders = options.extraHeaders ?? {};
   }
   private readonly extraHeaders: Record<string, string>;
@@ -180,7 +197,7 @@ export class UpstreamError extends GatewayError {
   readonly status = 502;
   readonly type = 'server_error' as const;
   constructor(message: string, options: GatewayErrorOptions & { code?: string } = {}) {
-    super(options.code ?? 'upstream_error', message, options);
+    super(options.code ?? 'upstream_error', message, { ...options, defaultOrigin: 'upstream' });
   }
 }
 
@@ -193,7 +210,7 @@ export class ServiceUnavailableError extends GatewayError {
     readonly retryAfterSeconds?: number,
     options: GatewayErrorOptions & { code?: string } = {},
   ) {
-    super(options.code ?? 'service_unavailable', message, options);
+    super(options.code ?? 'service_unavailable', message, { ...options, defaultOrigin: 'gateway' });
   }
   override headers(): Record<string, string> {
     return this.retryAfterSeconds === undefined
@@ -207,7 +224,7 @@ export class GatewayTimeoutError extends GatewayError {
   readonly status = 504;
   readonly type = 'server_error' as const;
   constructor(message: string, options: GatewayErrorOptions & { code?: string } = {}) {
-    super(options.code ?? 'upstream_timeout', message, options);
+    super(options.code ?? 'upstream_timeout', message, { ...options, defaultOrigin: 'gateway' });
   }
 }
 
@@ -216,7 +233,19 @@ export class InternalError extends GatewayError {
   readonly status = 500;
   readonly type = 'server_error' as const;
   constructor(options: GatewayErrorOptions = {}) {
-    super('internal_error', 'The gateway failed to process the request.', options);
+    super('internal_error', 'The gateway failed to process the request.', {
+      ...options,
+      defaultOrigin: 'gateway',
+    });
+  }
+}
+
+/** 499: the caller went away; nobody is waiting for an answer. Never rendered to a client. */
+export class ClientClosedError extends GatewayError {
+  readonly status = 499;
+  readonly type = 'invalid_request_error' as const;
+  constructor() {
+    super('client_closed_request', 'The client closed the request.', { defaultOrigin: 'client' });
   }
 }
 

@@ -47,6 +47,7 @@ export interface ModelView {
     id: string;
     endpoint: string;
     variant: string | null;
+    inferenceComponent: string | null;
     weight: number;
     health: EndpointHealthState | 'unknown';
     circuit: BreakerState | 'unknown';
@@ -88,8 +89,9 @@ export const adminRoutes = (deps: AdminRoutesDeps): Hono<AppEnv> => {
           id: t.id,
           endpoint: t.endpoint,
           variant: t.variant ?? null,
+          inferenceComponent: t.inferenceComponent ?? null,
           weight: t.weight,
-          health: deps.health ? await deps.health.of(t.endpoint) : ('unknown' as const),
+          health: deps.health ? await deps.health.of(t) : ('unknown' as const),
           circuit: circuits?.[t.id] ?? ('unknown' as const),
         })),
       ),

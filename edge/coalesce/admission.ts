@@ -1,5 +1,5 @@
 import { GatewayTimeoutError, RateLimitError } from '../../shared/errors.js';
-import { ClientClosedError } from '../invoke/map-error.js';
+import { ClientClosedError } from '../../shared/errors.js';
 import { realScheduler, type Scheduler } from './scheduler.js';
 
 /** Interactive requests are admitted before batch ones. */

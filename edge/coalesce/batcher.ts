@@ -1,6 +1,6 @@
 import { RateLimitError, UpstreamError } from '../../shared/errors.js';
 import type { DispatchReason } from '../metrics/metrics.js';
-import { ClientClosedError } from '../invoke/map-error.js';
+import { ClientClosedError } from '../../shared/errors.js';
 import { realScheduler, type Scheduler } from './scheduler.js';
 
 /**

@@ -1,5 +1,5 @@
 import { GatewayError, ServiceUnavailableError } from '../../shared/errors.js';
-import { ClientClosedError } from '../invoke/map-error.js';
+import { ClientClosedError } from '../../shared/errors.js';
 import type { Clock } from '../types.js';
 
 export type BreakerState = 'closed' | 'open' | 'half-open';

@@ -1,4 +1,4 @@
-import { ClientClosedError } from '../invoke/map-error.js';
+import { ClientClosedError } from '../../shared/errors.js';
 
 interface Entry<T> {
   promise: Promise<T>;

@@ -1,7 +1,12 @@
-/** Where one invocation goes: a SageMaker endpoint, optionally pinned to a variant. */
+/**
+ * Where one invocation goes: a SageMaker endpoint, optionally pinned to a variant, or an inference
+ * component on a shared endpoint.
+ */
 export interface InvokeTarget {
   endpoint: string;
   variant: string | undefined;
+  /** `InferenceComponentName`; absent for models deployed as endpoint variants. */
+  inferenceComponent?: string | undefined;
 }
 
 export interface InvokeOptions {
@@ -14,6 +19,8 @@ export interface InvokeOptions {
   timeoutMs: number;
   /** Public model id, for error messages. */
   modelId: string;
+  /** `Accept` of a streamed call (the codec's). @default 'application/jsonlines' */
+  accept?: string;
 }
 
 /**
@@ -25,6 +32,9 @@ export interface ModelInvoker {
   invoke(options: InvokeOptions): Promise<unknown>;
   /** A streamed answer: one parsed JSON object per line the container wrote. */
   invokeStream(options: InvokeOptions): AsyncIterable<unknown>;
-  /** Resolves when the endpoint is in service; rejects (with the reason) otherwise. */
-  checkReady(endpoint: string, timeoutMs: number): Promise<void>;
+  /**
+   * Resolves when the target is in service (the endpoint, and the inference component when the
+   * target names one); rejects with the reason otherwise.
+   */
+  checkReady(target: InvokeTarget, timeoutMs: number): Promise<void>;
 }

@@ -1,4 +1,5 @@
 import {
+  ClientClosedError,
   GatewayError,
   GatewayTimeoutError,
   InvalidRequestError,
@@ -6,15 +7,6 @@ import {
   ServiceUnavailableError,
   UpstreamError,
 } from '../../shared/errors.js';
-
-/** The caller went away; nobody is waiting for an answer. Never rendered to a client. */
-export class ClientClosedError extends GatewayError {
-  readonly status = 499;
-  readonly type = 'invalid_request_error' as const;
-  constructor() {
-    super('client_closed_request', 'The client closed the request.');
-  }
-}
 
 /** What we know of an upstream failure; read off SDK exceptions and Node network errors. */
 interface UpstreamFailure {
@@ -49,7 +41,7 @@ export const mapUpstreamError = (err: unknown, modelId: string): GatewayError =>
       ? { httpStatus: e.$metadata.httpStatusCode }
       : {}),
   };
-  const opts = { details, cause: err };
+  const opts = { details, cause: err, origin: 'upstream' as const };
   // The SDK's HTTP handler reports a reset socket as a `TimeoutError` carrying the socket's
   // code: the code is the truer account of what happened.
   if (e.code === 'ECONNRESET' || e.code === 'EPIPE') {

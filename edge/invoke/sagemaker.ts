@@ -10,11 +10,16 @@ import {
   type ServiceOutputTypes,
 } from '@aws-sdk/client-sagemaker-runtime';
 import type { FinalizeHandler, FinalizeHandlerArguments } from '@smithy/types';
-import { DescribeEndpointCommand, SageMakerClient } from '@aws-sdk/client-sagemaker';
+import {
+  DescribeEndpointCommand,
+  DescribeInferenceComponentCommand,
+  SageMakerClient,
+} from '@aws-sdk/client-sagemaker';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { UpstreamError } from '../../shared/errors.js';
-import { ClientClosedError, mapUpstreamError } from './map-error.js';
-import type { InvokeOptions, ModelInvoker } from './invoker.js';
+import { mapUpstreamError } from './map-error.js';
+import { ClientClosedError } from '../../shared/errors.js';
+import type { InvokeOptions, InvokeTarget, ModelInvoker } from './invoker.js';
 import { LineAssembler, parsePayloadLine } from './json-lines.js';
 
 export interface SageMakerInvokerOptions {
@@ -73,6 +78,7 @@ export class SageMakerInvoker implements ModelInvoker {
         new InvokeEndpointCommand({
           EndpointName: options.target.endpoint,
           TargetVariant: options.target.variant,
+          InferenceComponentName: options.target.inferenceComponent,
           ContentType: 'application/json',
           Accept: 'application/json',
           Body: this.encoder.encode(JSON.stringify(options.body)),
@@ -102,8 +108,9 @@ export class SageMakerInvoker implements ModelInvoker {
         new InvokeEndpointWithResponseStreamCommand({
           EndpointName: options.target.endpoint,
           TargetVariant: options.target.variant,
+          InferenceComponentName: options.target.inferenceComponent,
           ContentType: 'application/json',
-          Accept: 'application/jsonlines',
+          Accept: options.accept ?? 'application/jsonlines',
           Body: this.encoder.encode(JSON.stringify(options.body)),
         }),
         signal,
@@ -153,12 +160,26 @@ export class SageMakerInvoker implements ModelInvoker {
     return runtime.send(command) as never;
   }
 
-  async checkReady(endpoint: string, timeoutMs: number): Promise<void> {
-    const out = await this.control.send(new DescribeEndpointCommand({ EndpointName: endpoint }), {
-      abortSignal: AbortSignal.timeout(timeoutMs),
-    });
-    if (out.EndpointStatus !== 'InService')
-      throw new Error(`endpoint status ${out.EndpointStatus ?? 'unknown'}`);
+  async checkReady(target: InvokeTarget, timeoutMs: number): Promise<void> {
+    const abortSignal = AbortSignal.timeout(timeoutMs);
+    const endpoint = await this.control.send(
+      new DescribeEndpointCommand({ EndpointName: target.endpoint }),
+      { abortSignal },
+    );
+    if (endpoint.EndpointStatus !== 'InService')
+      throw new Error(`endpoint status ${endpoint.EndpointStatus ?? 'unknown'}`);
+    if (!target.inferenceComponent) return;
+    const component = await this.control.send(
+      new DescribeInferenceComponentCommand({ InferenceComponentName: target.inferenceComponent }),
+      { abortSignal },
+    );
+    if (component.EndpointName !== target.endpoint)
+      throw new Error(`inference component is on endpoint ${component.EndpointName ?? 'unknown'}`);
+    if (component.InferenceComponentStatus !== 'InService')
+      throw new Error(
+        `inference component status ${component.InferenceComponentStatus ?? 'unknown'}`,
+      );
+    // A component scaled to zero copies is in service: its next request brings a copy back.
   }
 }
 

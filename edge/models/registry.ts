@@ -12,6 +12,8 @@ export interface TargetRuntime {
   readonly id: string;
   readonly endpoint: string;
   readonly variant: string | undefined;
+  /** `InferenceComponentName`: the model is an inference component on a shared endpoint. */
+  readonly inferenceComponent: string | undefined;
   /** Share of requests, 0–100. */
   readonly weight: number;
 }
@@ -42,6 +44,7 @@ export class ModelRegistry {
           id: t.id,
           endpoint: t.endpoint,
           variant: t.variant,
+          inferenceComponent: t.inferenceComponent,
           weight: t.weight,
         })),
         state: 'serving',

@@ -1,6 +1,6 @@
 import { Hono } from 'hono';
 import type { AppEnv } from '../types.js';
-import type { EndpointHealth } from '../models/endpoint-health.js';
+import { targetName, type EndpointHealth } from '../models/endpoint-health.js';
 import type { ModelRegistry } from '../models/registry.js';
 
 export interface HealthRoutesDeps {
@@ -10,7 +10,7 @@ export interface HealthRoutesDeps {
 }
 
 /**
- * `GET /healthz`: the process is alive. `GET /readyz`: every endpoint of every model answers
+ * `GET /healthz`: the process is alive. `GET /readyz`: every endpoint (and inference component) of every model answers
  * within the timeout; otherwise 503 naming the ones that did not. No authentication: these
  * reveal endpoint names and status only, and load balancers must reach them.
  */
@@ -20,11 +20,14 @@ export const healthRoutes = (deps: HealthRoutesDeps): Hono<AppEnv> => {
   app.get('/healthz', (c) => c.json({ status: 'ok' }));
 
   app.get('/readyz', async (c) => {
-    const names = [
-      ...new Set(deps.registry.list().flatMap((m) => m.targets.map((t) => t.endpoint))),
-    ];
+    const targets = new Map(
+      deps.registry.list().flatMap((m) => m.targets.map((t) => [targetName(t), t] as const)),
+    );
+    const names = [...targets.keys()];
     const endpoints = Object.fromEntries(
-      await Promise.all(names.map(async (name) => [name, await deps.health.of(name)] as const)),
+      await Promise.all(
+        names.map(async (name) => [name, await deps.health.of(targets.get(name)!)] as const),
+      ),
     );
     const failing = names.filter((n) => endpoints[n] !== 'ready');
     if (failing.length === 0) return c.json({ status: 'ready', endpoints });

@@ -2,8 +2,7 @@ import { Hono, type Context } from 'hono';
 import { randomUUID } from 'node:crypto';
 import { InvalidRequestError } from '../../shared/errors.js';
 import type { AppEnv, Clock, Logger } from '../types.js';
-import { renderChat, type ChatMessage } from '../formats/chat-template.js';
-import type { GenerationRequest } from '../formats/generation.js';
+import type { Choice, ChoiceDelta } from '../formats/generation.js';
 import { toBase64Float32 } from '../formats/tei.js';
 import { readJson } from '../middleware/json-body.js';
 import type { ModelRegistry, ModelRuntime } from '../models/registry.js';
@@ -12,9 +11,8 @@ import {
   chatCompletionSchema,
   completionSchema,
   embeddingSchema,
-  type ChatCompletionBody,
-  type CompletionBody,
-} from './openai-schemas.js';
+} from '../formats/openai-schemas.js';
+import { chatRequest, completionRequest } from './generation-request.js';
 import { inferenceContext, streamCompletion, usageBody } from './sse.js';
 
 export interface OpenAIRoutesDeps {
@@ -38,111 +36,86 @@ export const openAIRoutes = (deps: OpenAIRoutesDeps): Hono<AppEnv> => {
   app.post('/chat/completions', async (c) => {
     const body = await readJson(c, chatCompletionSchema);
     const model = resolve(c, registry, body.model, ['chat']);
-    const messages = body.messages.map(flattenMessage);
-    const prompt = renderChat(messages, model.config.chatTemplate);
-    const request = generationRequest(
-      model,
-      { ...body, max_tokens: body.max_completion_tokens ?? body.max_tokens },
-      prompt,
-    );
-    const id = `chatcmpl-${randomUUID().replaceAll('-', '')}`;
-    const created = Math.floor(clock.now() / 1000);
-    const base = { id, created, model: model.config.id, system_fingerprint: null };
+    const request = chatRequest(model, body);
+    const base = {
+      id: `chatcmpl-${randomUUID().replaceAll('-', '')}`,
+      created: Math.floor(clock.now() / 1000),
+      model: model.config.id,
+      system_fingerprint: null,
+    };
 
     if (body.stream) {
       const includeUsage = body.stream_options?.include_usage === true;
+      const object = 'chat.completion.chunk';
       return streamCompletion(c, deps, model, request, {
-        first: () => ({
+        chunk: (chunk) => ({
           ...base,
-          object: 'chat.completion.chunk',
-          choices: [
-            {
-              index: 0,
-              delta: { role: 'assistant', content: '' },
-              logprobs: null,
-              finish_reason: null,
-            },
-          ],
+          object,
+          choices: chunk.deltas.map((d) => ({
+            index: d.index,
+            delta: chatDelta(d),
+            logprobs: d.logprobs ?? null,
+            finish_reason: d.finishReason ?? null,
+          })),
           ...(includeUsage ? { usage: null } : {}),
         }),
-        chunk: (text) => ({
-          ...base,
-          object: 'chat.completion.chunk',
-          choices: [{ index: 0, delta: { content: text }, logprobs: null, finish_reason: null }],
-          ...(includeUsage ? { usage: null } : {}),
-        }),
-        last: (reason) => ({
-          ...base,
-          object: 'chat.completion.chunk',
-          choices: [{ index: 0, delta: {}, logprobs: null, finish_reason: reason }],
-          ...(includeUsage ? { usage: null } : {}),
-        }),
-        usage: includeUsage
-          ? (u) => ({ ...base, object: 'chat.completion.chunk', choices: [], usage: u })
-          : undefined,
+        usage: includeUsage ? (u) => ({ ...base, object, choices: [], usage: u }) : undefined,
       });
     }
     const result = await withAbort(c, (ctx) => service.generate(model, request, ctx));
     return c.json({
       ...base,
       object: 'chat.completion',
-      choices: [
-        {
-          index: 0,
-          message: { role: 'assistant', content: result.text, refusal: null },
-          logprobs: null,
-          finish_reason: result.finishReason,
-        },
-      ],
-      usage: usageBody(result),
+      choices: result.choices.map((choice) => ({
+        index: choice.index,
+        message: chatMessage(choice),
+        logprobs: choice.logprobs ?? null,
+        finish_reason: choice.finishReason,
+      })),
+      usage: usageBody(result.usage),
     });
   });
 
   app.post('/completions', async (c) => {
     const body = await readJson(c, completionSchema);
     const model = resolve(c, registry, body.model, ['chat', 'completion']);
-    const prompt = typeof body.prompt === 'string' ? body.prompt : body.prompt[0]!;
-    const request = generationRequest(model, body, prompt);
+    const request = completionRequest(model, body);
     const base = {
       id: `cmpl-${randomUUID().replaceAll('-', '')}`,
       created: Math.floor(clock.now() / 1000),
       model: model.config.id,
       system_fingerprint: null,
     };
-    const choice = (text: string, reason: string | null) => ({
-      index: 0,
-      text,
-      logprobs: null,
-      finish_reason: reason,
-    });
+    const object = 'text_completion';
 
     if (body.stream) {
       const includeUsage = body.stream_options?.include_usage === true;
       return streamCompletion(c, deps, model, request, {
-        first: () => undefined,
-        chunk: (text) => ({
+        chunk: (chunk) => ({
           ...base,
-          object: 'text_completion',
-          choices: [choice(text, null)],
+          object,
+          choices: chunk.deltas.map((d) => ({
+            index: d.index,
+            text: d.content ?? '',
+            logprobs: d.logprobs ?? null,
+            finish_reason: d.finishReason ?? null,
+          })),
           ...(includeUsage ? { usage: null } : {}),
         }),
-        last: (reason) => ({
-          ...base,
-          object: 'text_completion',
-          choices: [choice('', reason)],
-          ...(includeUsage ? { usage: null } : {}),
-        }),
-        usage: includeUsage
-          ? (u) => ({ ...base, object: 'text_completion', choices: [], usage: u })
-          : undefined,
+        usage: includeUsage ? (u) => ({ ...base, object, choices: [], usage: u }) : undefined,
       });
     }
     const result = await withAbort(c, (ctx) => service.generate(model, request, ctx));
     return c.json({
       ...base,
-      object: 'text_completion',
-      choices: [choice(result.text, result.finishReason)],
-      usage: usageBody(result),
+      object,
+      choices: result.choices.map((choice) => ({
+        index: choice.index,
+        text: choice.content ?? '',
+        logprobs: choice.logprobs ?? null,
+        finish_reason: choice.finishReason,
+      })),
+      usage: usageBody(result.usage),
     });
   });
 
@@ -215,42 +188,23 @@ const resolve = (
   return model;
 };
 
-const flattenMessage = (m: ChatCompletionBody['messages'][number]): ChatMessage => {
-  const content = m.content ?? '';
-  return {
-    role: m.role,
-    content: typeof content === 'string' ? content : content.map((p) => p.text).join(''),
-  };
-};
+/** The assistant message of a finished chat choice, in the OpenAI shape. */
+const chatMessage = (choice: Choice) => ({
+  role: 'assistant' as const,
+  content: choice.content,
+  refusal: choice.refusal ?? null,
+  ...(choice.toolCalls ? { tool_calls: choice.toolCalls } : {}),
+  ...(choice.reasoning === undefined ? {} : { reasoning_content: choice.reasoning }),
+});
 
-const generationRequest = (
-  model: ModelRuntime,
-  body: Pick<CompletionBody, 'max_tokens' | 'temperature' | 'top_p' | 'stop' | 'seed'>,
-  prompt: string,
-): GenerationRequest => {
-  const { maxTokens, defaultMaxTokens, maxInputChars } = model.config.limits;
-  if (body.max_tokens != null && body.max_tokens > maxTokens) {
-    throw new InvalidRequestError(
-      `'max_tokens' is ${body.max_tokens}; model '${model.config.id}' allows at most ${maxTokens}.`,
-      { param: 'max_tokens', code: 'max_tokens_exceeded' },
-    );
-  }
-  if (prompt.length > maxInputChars) {
-    throw new InvalidRequestError(`The prompt is longer than ${maxInputChars} characters.`, {
-      param: 'messages',
-      code: 'input_too_long',
-    });
-  }
-  return {
-    prompt,
-    maxTokens: body.max_tokens ?? defaultMaxTokens,
-    // OpenAI's default temperature is 1.
-    temperature: body.temperature ?? 1,
-    topP: body.top_p ?? undefined,
-    stop: body.stop == null ? [] : typeof body.stop === 'string' ? [body.stop] : body.stop,
-    seed: body.seed ?? undefined,
-  };
-};
+/** One choice's delta in a chat stream; tool-call deltas pass unchanged. */
+const chatDelta = (d: ChoiceDelta) => ({
+  ...(d.role ? { role: d.role } : {}),
+  ...(d.content === undefined ? {} : { content: d.content }),
+  ...(d.reasoning === undefined ? {} : { reasoning_content: d.reasoning }),
+  ...(d.toolCalls ? { tool_calls: d.toolCalls } : {}),
+  ...(d.refusal === undefined ? {} : { refusal: d.refusal }),
+});
 
 /**
  * Runs `fn` with the request's own signal, which fires when the client disconnects. It is

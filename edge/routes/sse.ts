@@ -1,20 +1,25 @@
 import type { Context } from 'hono';
 import { streamSSE } from 'hono/streaming';
-import { toGatewayError } from '../../shared/errors.js';
-import type { GenerationChunk, GenerationRequest } from '../formats/generation.js';
-import { ClientClosedError } from '../invoke/map-error.js';
+import { ClientClosedError, toGatewayError } from '../../shared/errors.js';
+import type { GenerationChunk, GenerationRequest, Usage } from '../formats/generation.js';
 import type { ModelRuntime } from '../models/registry.js';
-import type { AppEnv } from '../types.js';
-import type { GenerationResult } from '../formats/generation.js';
 import type { InferenceContext } from '../models/service.js';
+import type { AppEnv } from '../types.js';
 import type { OpenAIRoutesDeps } from './openai.js';
 
-export const usageBody = (r: Pick<GenerationResult, 'usage'>) => {
-  const u = r.usage ?? { promptTokens: 0, completionTokens: 0 };
+/** OpenAI's usage object; zeros where the container reported nothing. */
+export const usageBody = (u: Usage | undefined) => {
+  const usage = u ?? { promptTokens: 0, completionTokens: 0 };
   return {
-    prompt_tokens: u.promptTokens,
-    completion_tokens: u.completionTokens,
-    total_tokens: u.promptTokens + u.completionTokens,
+    prompt_tokens: usage.promptTokens,
+    completion_tokens: usage.completionTokens,
+    total_tokens: usage.promptTokens + usage.completionTokens,
+    ...(usage.reasoningTokens === undefined
+      ? {}
+      : { completion_tokens_details: { reasoning_tokens: usage.reasoningTokens } }),
+    ...(usage.cachedTokens === undefined
+      ? {}
+      : { prompt_tokens_details: { cached_tokens: usage.cachedTokens } }),
   };
 };
 
@@ -27,9 +32,9 @@ export const inferenceContext = (c: Context<AppEnv>, signal: AbortSignal): Infer
 
 /** How one API (chat or text completions) shapes the events of a stream. */
 export interface StreamShape {
-  first: () => object | undefined;
-  chunk: (text: string) => object;
-  last: (reason: string) => object;
+  /** The event for one chunk's deltas. */
+  chunk: (chunk: GenerationChunk) => object;
+  /** The closing usage event, when the client asked for one (`stream_options.include_usage`). */
   usage: ((u: ReturnType<typeof usageBody>) => object) | undefined;
 }
 
@@ -51,11 +56,10 @@ export const streamCompletion = async (
   const abort = () => controller.abort(new ClientClosedError());
   if (clientSignal.aborted) abort();
   else clientSignal.addEventListener('abort', abort, { once: true });
-  const iterator = deps.service
-    .generateStream(model, request, inferenceContext(c, controller.signal))
-    [Symbol.asyncIterator]();
+  let iterator: AsyncIterator<GenerationChunk>;
   let head: IteratorResult<GenerationChunk>;
   try {
+    iterator = deps.service.generateStream(model, request, inferenceContext(c, controller.signal));
     head = await iterator.next();
   } catch (err) {
     clientSignal.removeEventListener('abort', abort);
@@ -65,21 +69,16 @@ export const streamCompletion = async (
   c.header('x-accel-buffering', 'no');
   return streamSSE(c, async (sse) => {
     sse.onAbort(abort);
-    let finish: string | undefined;
-    let usage: GenerationChunk['usage'];
+    let usage: Usage | undefined;
     try {
-      const first = shape.first();
-      if (first) await sse.writeSSE({ data: JSON.stringify(first) });
       for (let step = head; !step.done; step = await iterator.next()) {
         const chunk = step.value;
-        if (chunk.text) await sse.writeSSE({ data: JSON.stringify(shape.chunk(chunk.text)) });
-        if (chunk.finishReason) finish = chunk.finishReason;
         if (chunk.usage) usage = chunk.usage;
+        if (chunk.deltas.length > 0)
+          await sse.writeSSE({ data: JSON.stringify(shape.chunk(chunk)) });
       }
       if (controller.signal.aborted) return;
-      await sse.writeSSE({ data: JSON.stringify(shape.last(finish ?? 'stop')) });
-      if (shape.usage)
-        await sse.writeSSE({ data: JSON.stringify(shape.usage(usageBody({ usage }))) });
+      if (shape.usage) await sse.writeSSE({ data: JSON.stringify(shape.usage(usageBody(usage))) });
       await sse.writeSSE({ data: '[DONE]' });
     } catch (err) {
       if (controller.signal.aborted) return;

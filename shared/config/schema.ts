@@ -1,4 +1,11 @@
 import { z } from 'zod';
+import {
+  FORMAT_PARAMETERS,
+  GENERATION_PARAMETERS,
+  defaultFormat,
+  type GenerationFormat,
+  type GenerationParameter,
+} from './parameters.js';
 
 /**
  * The gateway's configuration: the model catalogue and the knobs around it. One schema,
@@ -21,6 +28,11 @@ export const targetSchema = z.strictObject({
   variant: name.optional(),
   /** Share of requests, 0–100; the weights of a model's targets sum to 100. */
   weight: z.number().int().min(0).max(100).default(100),
+  /**
+   * `InferenceComponentName` of `InvokeEndpoint`: the model runs as an inference component on a
+   * shared endpoint. Readiness then checks the component, not only the endpoint.
+   */
+  inferenceComponent: name.optional(),
 });
 
 export const batchSchema = z.strictObject({
@@ -71,13 +83,38 @@ export const modelSchema = z
     policy: z.enum(['batch', 'admit']),
     /** Share one upstream call between identical in-flight deterministic requests of a tenant. @default true */
     dedupe: z.boolean().default(true),
-    /** Wire schema of the container: `tgi` (TGI / LMI `inputs`+`parameters`) or `tei` (embeddings). */
-    format: z.enum(['tgi', 'tei']),
-    /** How chat messages become a prompt for `tgi` containers. @default 'chatml' */
+    /**
+     * Wire schema of the container: `openai` (LMI, vLLM, SGLang take the OpenAI body on
+     * `/invocations` and apply the model's own chat template, tool and reasoning parsers), `tei`
+     * (embeddings), or the legacy `tgi` (`inputs`+`parameters`, chat template rendered here).
+     * @default 'openai' for chat and completion models, 'tei' for embedding models
+     */
+    format: z.enum(['openai', 'tgi', 'tei']).optional(),
+    /** How chat messages become a prompt; only `tgi` containers need it. @default 'chatml' */
     chatTemplate: z.enum(['chatml', 'deepseek', 'plain']).default('chatml'),
+    /**
+     * The `model` value sent upstream in the `openai` format: the container's served model name
+     * where it checks one (vLLM `--served-model-name`). @default omitted from the upstream body
+     */
+    upstreamModel: z.string().min(1).max(256).optional(),
+    /**
+     * Where the model's reasoning (DeepSeek-R1's chain of thought) comes from: `field` passes the
+     * container's `reasoning_content` through (its reasoning parser split it out); `think-tags`
+     * splits `<think>…</think>` out of `content` here, for containers without a reasoning
+     * parser; `none` drops reasoning from answers. @default 'field'
+     */
+    reasoning: z.enum(['field', 'think-tags', 'none']).default('field'),
+    /**
+     * Optional OpenAI parameters requests may use; anything else is a 400 naming the parameter.
+     * @default every parameter the format can express (see `shared/config/parameters.ts`)
+     */
+    parameters: z.array(z.enum(GENERATION_PARAMETERS)).max(GENERATION_PARAMETERS.length).optional(),
+    /** Accept `image_url` content parts (vision models). @default false */
+    images: z.boolean().default(false),
     /** Shorthand for a single target named `default`. */
     endpoint: name.optional(),
     variant: name.optional(),
+    inferenceComponent: name.optional(),
     targets: z.array(targetSchema).min(1).max(8).optional(),
     limits: z
       .strictObject({
@@ -89,6 +126,10 @@ export const modelSchema = z
         maxInputs: z.number().int().min(1).max(10_000).default(256),
         /** Characters per prompt or input. @default 200000 */
         maxInputChars: z.number().int().min(1).max(5_000_000).default(200_000),
+        /** Upper bound for `n` (choices per request; each is a sequence on the engine). @default 1 */
+        maxChoices: z.number().int().min(1).max(128).default(1),
+        /** Tools per request. @default 128 */
+        maxTools: z.number().int().min(1).max(1024).default(128),
       })
       .prefault({}),
     batch: batchSchema.prefault({}),
@@ -103,7 +144,15 @@ export const modelSchema = z
     const targets =
       m.targets ??
       (m.endpoint
-        ? [{ id: 'default', endpoint: m.endpoint, variant: m.variant, weight: 100 }]
+        ? [
+            {
+              id: 'default',
+              endpoint: m.endpoint,
+              variant: m.variant,
+              inferenceComponent: m.inferenceComponent,
+              weight: 100,
+            },
+          ]
         : []);
     if (targets.length === 0) {
       ctx.addIssue({
@@ -113,10 +162,11 @@ export const modelSchema = z
       });
       return z.NEVER;
     }
-    if (m.targets && m.endpoint) {
+    if (m.targets && (m.endpoint || m.variant || m.inferenceComponent)) {
       ctx.addIssue({
         code: 'custom',
-        message: 'give either `endpoint` or `targets`, not both',
+        message:
+          'give either `endpoint` (with `variant`, `inferenceComponent`) or `targets`, not both',
         path: ['endpoint'],
       });
       return z.NEVER;
@@ -134,11 +184,39 @@ export const modelSchema = z
       ctx.addIssue({ code: 'custom', message: 'target ids must be unique', path: ['targets'] });
       return z.NEVER;
     }
-    if (m.kind === 'embedding' ? m.format !== 'tei' : m.format !== 'tgi') {
+    const format = m.format ?? defaultFormat(m.kind);
+    if (m.kind === 'embedding' ? format !== 'tei' : format === 'tei') {
       ctx.addIssue({
         code: 'custom',
-        message: `format ${m.format} does not serve kind ${m.kind}`,
+        message: `format ${format} does not serve kind ${m.kind}`,
         path: ['format'],
+      });
+      return z.NEVER;
+    }
+    const expressible: readonly GenerationParameter[] =
+      format === 'tei' ? [] : FORMAT_PARAMETERS[format as GenerationFormat];
+    const unsupported = (m.parameters ?? []).find((p) => !expressible.includes(p));
+    if (unsupported !== undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `format ${format} cannot express parameter ${unsupported}`,
+        path: ['parameters'],
+      });
+      return z.NEVER;
+    }
+    if (m.limits.maxChoices > 1 && format !== 'openai') {
+      ctx.addIssue({
+        code: 'custom',
+        message: `format ${format} returns one choice per request; maxChoices must be 1`,
+        path: ['limits', 'maxChoices'],
+      });
+      return z.NEVER;
+    }
+    if (m.images && format !== 'openai') {
+      ctx.addIssue({
+        code: 'custom',
+        message: `format ${format} cannot carry images`,
+        path: ['images'],
       });
       return z.NEVER;
     }
@@ -167,8 +245,9 @@ export const modelSchema = z
       });
       return z.NEVER;
     }
-    const { endpoint: _e, variant: _v, ...rest } = m;
-    return { ...rest, targets };
+    const { endpoint: _e, variant: _v, inferenceComponent: _i, ...rest } = m;
+    const parameters: readonly GenerationParameter[] = m.parameters ?? expressible;
+    return { ...rest, format, parameters, targets };
   });
 
 /** Which tokens grant a role: any listed group (`cognito:groups`) or any listed scope. */

@@ -1,7 +1,8 @@
 import { EndpointFault, type EndpointBackend } from '../../local/endpoint/backend.js';
 import { LineAssembler, parsePayloadLine } from '../../edge/invoke/json-lines.js';
 import type { InvokeOptions, ModelInvoker } from '../../edge/invoke/invoker.js';
-import { ClientClosedError, mapUpstreamError } from '../../edge/invoke/map-error.js';
+import { mapUpstreamError } from '../../edge/invoke/map-error.js';
+import { ClientClosedError } from '../../shared/errors.js';
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -32,6 +33,7 @@ export const inProcessInvoker = (backends: Record<string, EndpointBackend>): Mod
   const input = (o: InvokeOptions) => ({
     endpoint: o.target.endpoint,
     variant: o.target.variant,
+    inferenceComponent: o.target.inferenceComponent,
     contentType: 'application/json',
     customAttributes: undefined,
     body: encoder.encode(JSON.stringify(o.body)),

@@ -1,3 +1,4 @@
+import type { InvokeTarget } from '../../../edge/invoke/invoker.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PromMetrics } from '../../../edge/metrics/metrics.js';
 import type { GatewayConfigInput } from '../../../shared/config/schema.js';
@@ -42,8 +43,8 @@ const setup = () => {
     error() {},
   };
   const invoker = new (class extends StubInvoker {
-    override async checkReady(endpoint: string): Promise<void> {
-      if (endpoint === 'chat-v2') throw new Error('Endpoint is Updating');
+    override async checkReady(target: InvokeTarget): Promise<void> {
+      if (target.endpoint === 'chat-v2') throw new Error('Endpoint is Updating');
     }
   })();
   const metrics = new PromMetrics();
@@ -89,6 +90,7 @@ describe('admin API', () => {
               id: 'stable',
               endpoint: 'chat-v1',
               variant: null,
+              inferenceComponent: null,
               weight: 90,
               health: 'ready',
               circuit: 'closed',
@@ -97,6 +99,7 @@ describe('admin API', () => {
               id: 'canary',
               endpoint: 'chat-v2',
               variant: null,
+              inferenceComponent: null,
               weight: 10,
               health: 'unavailable',
               circuit: 'closed',

@@ -1,6 +1,6 @@
 import { createApp, type AppDeps } from '../../../edge/app.js';
 import { createTokenVerifier, type TokenVerifier } from '../../../edge/auth/verify-token.js';
-import type { InvokeOptions, ModelInvoker } from '../../../edge/invoke/invoker.js';
+import type { InvokeOptions, InvokeTarget, ModelInvoker } from '../../../edge/invoke/invoker.js';
 import type { Role } from '../../../edge/auth/principal.js';
 import type { GatewayConfigInput } from '../../../shared/config/schema.js';
 import { testConfig } from '../../helpers/catalogue.js';
@@ -34,7 +34,7 @@ export class StubInvoker implements ModelInvoker {
       details: { finish_reason: 'eos_token', generated_tokens: 1, prompt_tokens: 1 },
     };
   }
-  async checkReady(_endpoint?: string): Promise<void> {}
+  async checkReady(_target?: InvokeTarget): Promise<void> {}
 }
 
 /** Who a test token speaks for: a role, or explicit claims. */

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { Admission } from '../../../edge/coalesce/admission.js';
-import { ClientClosedError } from '../../../edge/invoke/map-error.js';
+import { ClientClosedError } from '../../../shared/errors.js';
 import { GatewayTimeoutError, RateLimitError } from '../../../shared/errors.js';
 import { flush, manualScheduler } from './manual-scheduler.js';
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { Batcher, type BatchFn } from '../../../edge/coalesce/batcher.js';
 import { UpstreamError } from '../../../shared/errors.js';
-import { ClientClosedError } from '../../../edge/invoke/map-error.js';
+import { ClientClosedError } from '../../../shared/errors.js';
 import { flush, manualScheduler } from './manual-scheduler.js';
 
 /** A batch function the test answers by hand; it records every batch it saw. */

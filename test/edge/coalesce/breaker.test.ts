@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { CircuitBreaker } from '../../../edge/coalesce/breaker.js';
-import { ClientClosedError } from '../../../edge/invoke/map-error.js';
+import { ClientClosedError } from '../../../shared/errors.js';
 import { InvalidRequestError, RateLimitError, UpstreamError } from '../../../shared/errors.js';
 
 const setup = () => {

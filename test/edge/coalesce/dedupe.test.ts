@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { Dedupe } from '../../../edge/coalesce/dedupe.js';
-import { ClientClosedError } from '../../../edge/invoke/map-error.js';
+import { ClientClosedError } from '../../../shared/errors.js';
 import { flush } from './manual-scheduler.js';
 
 const deferred = <T>() => {

@@ -1,4 +1,5 @@
 import fc from 'fast-check';
+import type { GenerationRequest } from '../../../edge/formats/generation.js';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { InvokeOptions, ModelInvoker } from '../../../edge/invoke/invoker.js';
 import { SageMakerInvoker } from '../../../edge/invoke/sagemaker.js';
@@ -161,20 +162,18 @@ const runCaller = async (
   );
   const work = async (): Promise<unknown> => {
     if (spec.kind === 'embed') return service.embed(registry.require('embed'), texts, ctx);
-    const request = {
-      prompt: texts[0]!,
+    const request: GenerationRequest = {
+      kind: 'completion',
+      body: { prompt: texts[0]!, temperature: spec.greedy ? 0 : 0.8 },
       maxTokens: 8,
-      temperature: spec.greedy ? 0 : 0.8,
-      topP: undefined,
-      stop: [],
-      seed: undefined,
+      choices: 1,
     };
     if (spec.kind === 'generate')
-      return (await service.generate(registry.require('chat'), request, ctx)).text;
+      return (await service.generate(registry.require('chat'), request, ctx)).choices[0]!.content;
     let text = '';
     try {
       for await (const chunk of service.generateStream(registry.require('chat'), request, ctx))
-        text += chunk.text;
+        text += chunk.deltas.map((d) => d.content ?? '').join('');
     } catch (error) {
       // What arrived before a broken stream must still be this caller's own.
       expect(expected(spec, texts[0]!).startsWith(text) || samplePrefix(texts[0]!, text)).toBe(

@@ -1,25 +1,25 @@
 import { describe, expect, it } from 'vitest';
 import { renderChat } from '../../../edge/formats/chat-template.js';
 import { parseTeiResponse } from '../../../edge/formats/tei.js';
-import { parseTgiResponse, parseTgiStreamEvent, toTgiRequest } from '../../../edge/formats/tgi.js';
+import type { GenerationRequest } from '../../../edge/formats/generation.js';
+import { parseTgiResponse, parseTgiStreamEvent, tgiCodec } from '../../../edge/formats/tgi.js';
 
-const base = {
-  prompt: 'p',
+const request = (body: Record<string, unknown>): GenerationRequest => ({
+  kind: 'completion',
+  body: { prompt: 'p', ...body },
   maxTokens: 8,
-  temperature: undefined,
-  topP: undefined,
-  stop: [],
-  seed: undefined,
-};
+  choices: 1,
+});
+const codec = tgiCodec({ modelId: 'm', chatTemplate: 'chatml' });
 
 describe('TGI generation schema', () => {
   it('asks for greedy decoding at temperature 0 and sampling above it', () => {
-    expect(toTgiRequest({ ...base, temperature: 0 }, false)).toEqual({
+    expect(codec.encode(request({ temperature: 0 }), false)).toEqual({
       inputs: 'p',
       parameters: { max_new_tokens: 8, details: true, do_sample: false },
     });
     expect(
-      toTgiRequest({ ...base, temperature: 0.7, topP: 0.9, stop: ['\n'], seed: 3 }, true),
+      codec.encode(request({ temperature: 0.7, top_p: 0.9, stop: ['\n'], seed: 3 }), true),
     ).toEqual({
       inputs: 'p',
       parameters: {
@@ -35,18 +35,31 @@ describe('TGI generation schema', () => {
     });
   });
 
+  it("renders chat messages with the model's template", () => {
+    const chat: GenerationRequest = {
+      kind: 'chat',
+      body: {
+        messages: [{ role: 'user', content: [{ type: 'text', text: 'hi' }] }],
+        temperature: 0,
+      },
+      maxTokens: 4,
+      choices: 1,
+    };
+    expect(codec.encode(chat, false)).toMatchObject({
+      inputs: '<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\n',
+    });
+  });
+
   it('reads both the TGI array and the LMI object answer', () => {
     const details = { finish_reason: 'length', generated_tokens: 4, prompt_tokens: 2 };
     const expected = {
-      text: 'hi',
-      finishReason: 'length',
+      choices: [{ index: 0, content: 'hi', logprobs: null, finishReason: 'length' }],
       usage: { promptTokens: 2, completionTokens: 4 },
     };
     expect(parseTgiResponse([{ generated_text: 'hi', details }], 'm')).toEqual(expected);
     expect(parseTgiResponse({ generated_text: 'hi', details }, 'm')).toEqual(expected);
     expect(parseTgiResponse({ generated_text: 'hi' }, 'm')).toEqual({
-      text: 'hi',
-      finishReason: 'stop',
+      choices: [{ index: 0, content: 'hi', logprobs: null, finishReason: 'stop' }],
       usage: undefined,
     });
   });

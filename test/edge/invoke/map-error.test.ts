@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { ClientClosedError, mapUpstreamError } from '../../../edge/invoke/map-error.js';
+import { mapUpstreamError } from '../../../edge/invoke/map-error.js';
+import { ClientClosedError } from '../../../shared/errors.js';
 import { InvalidRequestError } from '../../../shared/errors.js';
 
 const sdkError = (name: string, extra: Record<string, unknown> = {}) =>

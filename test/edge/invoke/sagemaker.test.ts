@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SageMakerInvoker } from '../../../edge/invoke/sagemaker.js';
-import { ClientClosedError } from '../../../edge/invoke/map-error.js';
+import { ClientClosedError } from '../../../shared/errors.js';
 import {
   EndpointFault,
   type EndpointBackend,
@@ -179,7 +179,11 @@ describe('SageMakerInvoker against a loopback SageMaker Runtime', () => {
   });
 
   it('reports readiness through DescribeEndpoint', async () => {
-    await expect(invoker.checkReady('ep', 2000)).resolves.toBeUndefined();
-    await expect(invoker.checkReady('missing', 2000)).rejects.toThrow();
+    await expect(
+      invoker.checkReady({ endpoint: 'ep', variant: undefined }, 2000),
+    ).resolves.toBeUndefined();
+    await expect(
+      invoker.checkReady({ endpoint: 'missing', variant: undefined }, 2000),
+    ).rejects.toThrow();
   });
 });
