@@ -60,7 +60,7 @@ const messages = [
   { role: 'user', content: 'What is the weather in Paris?' },
 ];
 
-const weatherParameters = {
+const weatherParameters: z.core.JSONSchema.JSONSchema = {
   type: 'object',
   properties: {
     city: { type: 'string' },
@@ -199,7 +199,7 @@ describe('the OpenAI schema on the local endpoint', () => {
   });
 
   it('writes JSON that validates against a json_schema response format', async () => {
-    const schema = {
+    const schema: z.core.JSONSchema.JSONSchema = {
       type: 'object',
       properties: {
         city: { type: 'string' },
