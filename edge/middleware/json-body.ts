@@ -31,6 +31,14 @@ export const readJson = async <S extends z.ZodType>(
   const result = schema.safeParse(raw);
   if (!result.success) {
     const issue = result.error.issues[0]!;
+    if (issue.code === 'unrecognized_keys') {
+      // A field Sluice does not know is refused by name, never dropped.
+      const param = [...issue.path.map(String), issue.keys[0]!].join('.');
+      throw new InvalidRequestError(`Unsupported parameter '${param}'.`, {
+        code: 'unsupported_parameter',
+        param,
+      });
+    }
     const param = issue.path.map(String).join('.') || null;
     throw new InvalidRequestError(param ? `Invalid '${param}': ${issue.message}` : issue.message, {
       code:
