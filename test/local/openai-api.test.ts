@@ -31,7 +31,7 @@ afterAll(async () => {
   await local?.close();
 });
 
-const weather = {
+const weather: z.core.JSONSchema.JSONSchema = {
   type: 'object',
   properties: {
     city: { type: 'string' },
@@ -40,7 +40,7 @@ const weather = {
   },
   required: ['city', 'days', 'unit'],
   additionalProperties: false,
-} as const;
+};
 
 const tools: OpenAI.Chat.ChatCompletionTool[] = [
   {
@@ -138,7 +138,7 @@ describe('the OpenAI chat API on the local stack', () => {
   });
 
   it('returns JSON that validates against a strict json_schema, streamed and not', async () => {
-    const schema = {
+    const schema: z.core.JSONSchema.JSONSchema = {
       type: 'object',
       properties: {
         answer: { type: 'string' },
@@ -147,7 +147,7 @@ describe('the OpenAI chat API on the local stack', () => {
       },
       required: ['answer', 'confidence', 'tags'],
       additionalProperties: false,
-    } as const;
+    };
     const request = {
       model: 'sluice-tiny-chat',
       messages,

@@ -17,15 +17,17 @@ const chunk = (delta: Record<string, unknown>, finish: string | null = null) => 
   object: 'chat.completion.chunk',
   choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }],
 });
+const OPEN_CALL = {
+  index: 0,
+  id: 'call_7',
+  type: 'function',
+  function: { name: 'f', arguments: '' },
+};
 const upstream = [
   chunk({ role: 'assistant', content: '' }),
   chunk({ reasoning_content: 'déjà vu 🙂' }),
   chunk({ content: 'Olá, ' }),
-  chunk({
-    tool_calls: [
-      { index: 0, id: 'call_7', type: 'function', function: { name: 'f', arguments: '' } },
-    ],
-  }),
+  chunk({ tool_calls: [OPEN_CALL] }),
   chunk({ tool_calls: [{ index: 0, function: { arguments: '{"city":"Zürich"}' } }] }),
   chunk({}, 'tool_calls'),
   { id: 'up', choices: [], usage: { prompt_tokens: 3, completion_tokens: 5, total_tokens: 8 } },
@@ -79,7 +81,7 @@ beforeAll(async () => {
     credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
   });
   const { app } = createApp({ config, invoker, auth: { mode: 'disabled' } });
-  post = (framing) =>
+  post = async (framing) =>
     app.request('/v1/chat/completions', {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
@@ -128,7 +130,7 @@ describe('container stream framings over the SDK', () => {
         [
           {
             index: 0,
-            delta: { tool_calls: [upstream[3]!.choices![0]!.delta.tool_calls![0]] },
+            delta: { tool_calls: [OPEN_CALL] },
             logprobs: null,
             finish_reason: null,
           },
