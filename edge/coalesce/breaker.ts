@@ -1,5 +1,4 @@
 import { GatewayError, ServiceUnavailableError } from '../../shared/errors.js';
-import { ClientClosedError } from '../../shared/errors.js';
 import type { Clock } from '../types.js';
 
 export type BreakerState = 'closed' | 'open' | 'half-open';
@@ -88,15 +87,10 @@ export class CircuitBreaker {
   }
 }
 
-/** Upstream 5xx, timeouts and unreachable endpoints count; everything else does not. */
-const countsAgainstEndpoint = (error: unknown): boolean => {
-  if (error instanceof ClientClosedError) return false;
-  if (!(error instanceof GatewayError)) return true;
-  if (
-    error.code === 'queue_full' ||
-    error.code === 'queue_timeout' ||
-    error.code === 'circuit_open'
-  )
-    return false;
-  return error.status >= 500;
-};
+/**
+ * Upstream 5xx, timeouts and unreachable endpoints count; the caller's mistakes and departures
+ * and the gateway's own refusals (full queue, open circuit) say nothing about the endpoint. Read
+ * off the error's `origin`, never its code.
+ */
+const countsAgainstEndpoint = (error: unknown): boolean =>
+  error instanceof GatewayError && error.origin === 'upstream' && error.status >= 500;

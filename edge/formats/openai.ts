@@ -44,7 +44,7 @@ export const openAICodec = (options: OpenAICodecOptions): GenerationCodec => ({
   decode(body, request) {
     const fail = malformed(options.modelId);
     if (!isObject(body)) throw fail('an answer that is not a JSON object');
-    upstreamErrorIn(body, options.modelId);
+    upstreamErrorIn(body, options.modelId, 'model_error');
     if (!Array.isArray(body.choices)) throw fail('an answer without choices');
     if (body.choices.length !== request.choices) {
       throw new UpstreamError(
@@ -103,7 +103,7 @@ class OpenAIStreamDecoder implements StreamDecoder {
   push(event: unknown): GenerationChunk | undefined {
     const fail = malformed(this.modelId);
     if (!isObject(event)) throw fail('a stream event that is not a JSON object');
-    upstreamErrorIn(event, this.modelId);
+    upstreamErrorIn(event, this.modelId, 'model_stream_error');
     const rawChoices = event.choices ?? [];
     if (!Array.isArray(rawChoices)) throw fail('a stream event whose choices are not a list');
     const deltas: ChoiceDelta[] = [];
@@ -181,10 +181,14 @@ const malformed = (modelId: string) => (what: string) =>
   new UpstreamError(`Model '${modelId}' returned ${what}.`, { code: 'bad_upstream_response' });
 
 /** vLLM and SGLang report a failure inside a 200 body or stream as an error object. */
-const upstreamErrorIn = (body: Record<string, unknown>, modelId: string): void => {
+const upstreamErrorIn = (
+  body: Record<string, unknown>,
+  modelId: string,
+  code: 'model_error' | 'model_stream_error',
+): void => {
   if (isObject(body.error) || body.object === 'error') {
     throw new UpstreamError(`Model '${modelId}' failed while generating.`, {
-      code: 'model_stream_error',
+      code,
       // The container's error text may quote the prompt; it is not logged.
       details: { upstream: 'error object in the answer' },
     });

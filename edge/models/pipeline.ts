@@ -91,10 +91,9 @@ export class TargetPipeline {
     const codec = this.generationCodec();
     const body = codec.encode(request, false);
     const call = (signal: AbortSignal) =>
-      this.admitted('generate', ctx, signal, async () =>
-        applyReasoning(
-          codec.decode(await this.invoke(body, signal), request),
-          this.model.reasoning,
+      this.admitted('generate', ctx, signal, () =>
+        this.invoke(body, signal, (answer) =>
+          applyReasoning(codec.decode(answer, request), this.model.reasoning),
         ),
       );
     if (this.model.dedupe && isDeterministic(request)) {
@@ -153,12 +152,19 @@ export class TargetPipeline {
     return this.codec;
   }
 
-  /** The one upstream call, guarded by the target's breaker. */
-  private async invoke(body: unknown, signal: AbortSignal): Promise<unknown> {
+  /**
+   * The one upstream call, guarded by the target's breaker. The answer is read inside the guard:
+   * an answer the gateway cannot use (not the schema, a wrong count) counts against the target.
+   */
+  private async invoke<T>(
+    body: unknown,
+    signal: AbortSignal,
+    read: (answer: unknown) => T,
+  ): Promise<T> {
     try {
-      const answer = await this.deps.invoker.invoke(this.invokeOptions(body, signal));
+      const result = read(await this.deps.invoker.invoke(this.invokeOptions(body, signal)));
       this.breaker.record(undefined);
-      return answer;
+      return result;
     } catch (error) {
       this.breaker.record(error);
       throw error;
@@ -177,10 +183,8 @@ export class TargetPipeline {
 
   private async embedNow(items: readonly string[], signal: AbortSignal): Promise<number[][]> {
     // parseTeiResponse fails the whole batch on a count mismatch: no delivery by position.
-    return parseTeiResponse(
-      await this.invoke(toTeiRequest(items), signal),
-      items.length,
-      this.model.id,
+    return this.invoke(toTeiRequest(items), signal, (answer) =>
+      parseTeiResponse(answer, items.length, this.model.id),
     );
   }
 

@@ -5,7 +5,10 @@ import type { ModelRegistry } from '../models/registry.js';
 
 export interface HealthRoutesDeps {
   registry: ModelRegistry;
-  /** Probes each endpoint with a timeout, caching answers (`DescribeEndpoint` has a low quota). */
+  /**
+   * Probes each target (endpoint, and inference component where named) with a timeout, caching
+   * answers (`DescribeEndpoint` and `DescribeInferenceComponent` have low quotas).
+   */
   health: EndpointHealth;
 }
 
@@ -32,7 +35,7 @@ export const healthRoutes = (deps: HealthRoutesDeps): Hono<AppEnv> => {
     const failing = names.filter((n) => endpoints[n] !== 'ready');
     if (failing.length === 0) return c.json({ status: 'ready', endpoints });
     return c.json(
-      { status: 'not_ready', message: `Endpoints not ready: ${failing.join(', ')}`, endpoints },
+      { status: 'not_ready', message: `Targets not ready: ${failing.join(', ')}`, endpoints },
       503,
     );
   });

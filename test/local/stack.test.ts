@@ -59,7 +59,11 @@ afterAll(async () => {
 describe('local stack with the official openai client', () => {
   it('lists the local models', async () => {
     const models = await client.models.list();
-    expect(models.data.map((m) => m.id)).toEqual(['sluice-tiny-chat', 'sluice-tiny-embed']);
+    expect(models.data.map((m) => m.id)).toEqual([
+      'sluice-tiny-chat',
+      'sluice-tiny-reasoner',
+      'sluice-tiny-embed',
+    ]);
   });
 
   it('answers a chat completion deterministically at temperature 0', async () => {

@@ -1,7 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { CircuitBreaker } from '../../../edge/coalesce/breaker.js';
 import { ClientClosedError } from '../../../shared/errors.js';
-import { InvalidRequestError, RateLimitError, UpstreamError } from '../../../shared/errors.js';
+import {
+  GatewayTimeoutError,
+  InternalError,
+  InvalidRequestError,
+  RateLimitError,
+  ServiceUnavailableError,
+  UpstreamError,
+} from '../../../shared/errors.js';
 
 const setup = () => {
   let now = 0;
@@ -26,6 +33,31 @@ describe('CircuitBreaker', () => {
     expect(() => breaker.admit()).toThrow(
       expect.objectContaining({ status: 503, code: 'circuit_open' }),
     );
+  });
+
+  it('reads whose failure it was from the origin, not the code', () => {
+    const { breaker } = setup();
+    const notCounted = [
+      new GatewayTimeoutError('queued too long', { code: 'queue_timeout' }),
+      new ServiceUnavailableError('paused', 30, { code: 'upstream_unavailable' }),
+      new InternalError({ cause: new TypeError('a defect of ours') }),
+      new TypeError('not a GatewayError'),
+      new InvalidRequestError('container said 400', { origin: 'upstream' }),
+    ];
+    for (const e of [...notCounted, ...notCounted]) {
+      breaker.admit();
+      breaker.record(e);
+    }
+    expect(breaker.state).toBe('closed');
+    for (const e of [
+      new GatewayTimeoutError('slow', { origin: 'upstream' }),
+      new ServiceUnavailableError('down', 2, { origin: 'upstream' }),
+      upstream(),
+    ]) {
+      breaker.admit();
+      breaker.record(e);
+    }
+    expect(breaker.state).toBe('open');
   });
 
   it('counts only failures that speak about the endpoint', () => {

@@ -125,7 +125,7 @@ describe('openai codec: answers', () => {
     );
     expect(() =>
       codec.decode({ object: 'error', message: 'secret prompt text', code: 400 }, chat()),
-    ).toThrow(expect.objectContaining({ code: 'model_stream_error' }));
+    ).toThrow(expect.objectContaining({ code: 'model_error' }));
     expect(() => codec.decode({ choices: [{ index: 0 }] }, chat())).toThrow(
       expect.objectContaining({ code: 'bad_upstream_response' }),
     );
