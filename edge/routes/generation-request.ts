@@ -1,5 +1,5 @@
 import { InvalidRequestError } from '../../shared/errors.js';
-import type { GenerationParameter } from '../../shared/config/parameters.js';
+import { GENERATION_PARAMETERS, type GenerationParameter } from '../../shared/config/parameters.js';
 import type { GenerationRequest } from '../formats/generation.js';
 import type { ChatCompletionBody, CompletionBody } from '../formats/openai-schemas.js';
 import type { ModelRuntime } from '../models/registry.js';
@@ -75,23 +75,7 @@ const checkAllowed = (model: ModelRuntime, body: Record<string, unknown>): void 
   }
 };
 
-const OPTIONAL: ReadonlySet<string> = new Set<GenerationParameter>([
-  'temperature',
-  'top_p',
-  'stop',
-  'seed',
-  'n',
-  'presence_penalty',
-  'frequency_penalty',
-  'logit_bias',
-  'logprobs',
-  'top_logprobs',
-  'tools',
-  'tool_choice',
-  'parallel_tool_calls',
-  'response_format',
-  'reasoning_effort',
-]);
+const OPTIONAL: ReadonlySet<string> = new Set(GENERATION_PARAMETERS);
 const isOptional = (name: string): name is GenerationParameter => OPTIONAL.has(name);
 
 const neutral = (name: string, value: unknown): boolean =>
