@@ -158,20 +158,40 @@ export async function createLocalBackends(
 
   /** Runs one generation on its own sequence, releasing both however it ends. */
   async function* steps(request: TgiRequest, signal: AbortSignal): AsyncGenerator<GenerationStep> {
-    const release = await chatAdmission.acquire(signal);
-    const sequence = context.getSequence();
+    const { sequence, release } = await lease(signal);
     try {
       yield* generate(chatModel, sequence, request, limits, signal);
     } finally {
-      sequence.dispose();
       release();
     }
   }
 
-  const lease = async (signal: AbortSignal): Promise<SequenceLease> => {
+  /**
+   * A sequence and its admission slot. The slot is given back only once llama.cpp has reclaimed
+   * the sequence: `dispose()` finishes that under the context's lock, after any batch in flight,
+   * so a slot freed sooner (after an aborted stream) let the next caller find "No sequences
+   * left". A second `dispose()` call returns the first one's promise, so the model's own call and
+   * this one meet.
+   */
+  async function lease(signal: AbortSignal): Promise<SequenceLease> {
     const release = await chatAdmission.acquire(signal);
-    return { sequence: context.getSequence(), release };
-  };
+    let sequence: ReturnType<typeof context.getSequence>;
+    try {
+      sequence = context.getSequence();
+    } catch (error) {
+      release();
+      throw error;
+    }
+    let released = false;
+    return {
+      sequence,
+      release: () => {
+        if (released) return;
+        released = true;
+        void sequence.dispose().then(release, release);
+      },
+    };
+  }
   const standIn = configured === undefined || configured === '';
   const openAi = (reasoner: boolean) =>
     new OpenAiModel({
