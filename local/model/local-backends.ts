@@ -18,6 +18,7 @@ import {
   textCompletionChunks,
 } from './openai-responses.js';
 import { embed, parseTeiRequest } from './tei.js';
+import { isSealedModel, openSealedModel, type OpenedModel } from './sealed.js';
 import { generate, type GenerationLimits, type GenerationStep, type TgiRequest } from './tgi.js';
 import { ensureTinyModel } from './tiny-model.js';
 
@@ -126,7 +127,12 @@ export async function createLocalBackends(
   const configured = options.chatModelPath ?? env.SLUICE_LOCAL_GGUF;
   let generated = false;
   let chatModelPath: string;
-  if (configured) {
+  // A sealed GGUF (`npm run artifact -- seal`) is opened to a private temporary file first.
+  let sealed: OpenedModel | undefined;
+  if (configured && isSealedModel(configured)) {
+    sealed = await openSealedModel(configured, env);
+    chatModelPath = sealed.path;
+  } else if (configured) {
     chatModelPath = configured;
   } else {
     const tiny = await ensureTinyModel(options.modelDir ?? defaultModelDir());
@@ -290,6 +296,7 @@ export async function createLocalBackends(
       if (embedModel !== chatModel) await embedModel.dispose();
       await chatModel.dispose();
       await llama.dispose();
+      await sealed?.close();
     },
   };
 }
