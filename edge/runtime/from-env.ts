@@ -1,4 +1,4 @@
-import { loadGatewayConfig } from '../../shared/config/load.js';
+import { ConfigError, loadGatewayConfig } from '../../shared/config/load.js';
 import { createApp, type GatewayApp } from '../app.js';
 import { trafficFromEnv } from '../admin/step-functions.js';
 import { authFromEnv } from '../auth/options.js';
@@ -7,6 +7,7 @@ import { EmfMetrics } from '../metrics/emf.js';
 import { PromMetrics, teeMetrics } from '../metrics/metrics.js';
 import { ModelRegistry } from '../models/registry.js';
 import { createJsonLogger, type LogLevel } from '../types.js';
+import type { ServeOptions } from './serve.js';
 
 /**
  * Builds the production gateway from the environment: the catalogue (`SLUICE_CONFIG` or
@@ -42,4 +43,35 @@ export const gatewayFromEnv = (
     prometheus,
   });
   return { ...gateway, prometheus };
+};
+
+/** The longest drain `SLUICE_DRAIN_MS` may ask for: 15 minutes, an LLM answer's worst case. */
+const MAX_DRAIN_MS = 900_000;
+
+/**
+ * Where and how `npm run serve` listens: `HOST` (default `0.0.0.0`), `PORT` (default 8787, `0`
+ * picks a free one) and `SLUICE_DRAIN_MS` (default 10000), how long a SIGTERM lets in-flight
+ * requests run. Keep the platform's grace period (Kubernetes `terminationGracePeriodSeconds`,
+ * `docker stop --time`, ECS `stopTimeout`) a few seconds above it.
+ * @throws ConfigError naming the variable when a value is not a whole number in range
+ */
+export const serveOptionsFromEnv = (
+  env: NodeJS.ProcessEnv = process.env,
+): Required<ServeOptions> => ({
+  host: env.HOST || '0.0.0.0',
+  port: wholeNumber(env, 'PORT', 8787, 65_535),
+  drainMs: wholeNumber(env, 'SLUICE_DRAIN_MS', 10_000, MAX_DRAIN_MS),
+});
+
+const wholeNumber = (env: NodeJS.ProcessEnv, name: string, fallback: number, max: number) => {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!/^\d+$/.test(raw.trim()) || value > max) {
+    throw new ConfigError(
+      `${name} must be a whole number from 0 to ${max}, not ${JSON.stringify(raw)}; unset it for ${fallback}.`,
+      name,
+    );
+  }
+  return value;
 };
