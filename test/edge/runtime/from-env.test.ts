@@ -1,7 +1,7 @@
 import { SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { gatewayFromEnv } from '../../../edge/runtime/from-env.js';
+import { gatewayFromEnv, serveOptionsFromEnv } from '../../../edge/runtime/from-env.js';
 import type { EndpointBackend } from '../../../local/endpoint/backend.js';
 import { startLocalEndpoint, type LocalEndpoint } from '../../../local/endpoint/server.js';
 import { ConfigError } from '../../../shared/config/load.js';
@@ -146,5 +146,21 @@ describe('gatewayFromEnv', () => {
     } finally {
       sfn.restore();
     }
+  });
+});
+
+describe('serveOptionsFromEnv', () => {
+  it('listens on 0.0.0.0:8787 and drains for 10 s unless told otherwise', () => {
+    expect(serveOptionsFromEnv({})).toEqual({ host: '0.0.0.0', port: 8787, drainMs: 10_000 });
+    expect(serveOptionsFromEnv({ HOST: '127.0.0.1', PORT: '0', SLUICE_DRAIN_MS: '25000' })).toEqual(
+      { host: '127.0.0.1', port: 0, drainMs: 25_000 },
+    );
+  });
+
+  it('refuses a drain time or port that is not a whole number in range, naming the variable', () => {
+    expect(() => serveOptionsFromEnv({ SLUICE_DRAIN_MS: '10s' })).toThrow(/SLUICE_DRAIN_MS/);
+    expect(() => serveOptionsFromEnv({ SLUICE_DRAIN_MS: '-1' })).toThrow(ConfigError);
+    expect(() => serveOptionsFromEnv({ SLUICE_DRAIN_MS: '3600000' })).toThrow(/0 to 900000/);
+    expect(() => serveOptionsFromEnv({ PORT: '70000' })).toThrow(/PORT/);
   });
 });

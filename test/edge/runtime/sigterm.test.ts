@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { Agent } from 'node:http';
 import { createInterface } from 'node:readline';
@@ -119,6 +119,18 @@ const isAlive = (pid: number) => {
   }
 };
 
+/** The image's `CMD`, which must be in exec form (no shell in between). */
+const imageCommand = (): string[] => {
+  const cmd = /^CMD\s+(\[.*\])\s*$/m.exec(readFileSync(`${root}/Dockerfile`, 'utf8'))?.[1];
+  expect(cmd, 'Dockerfile has an exec-form CMD').toBeDefined();
+  return JSON.parse(cmd!) as string[];
+};
+
+/** Whether this machine lets us start a process as PID 1 of a new PID namespace (root, Linux). */
+const canUnshare =
+  process.platform === 'linux' &&
+  spawnSync('unshare', ['--pid', '--fork', '--mount-proc', 'true']).status === 0;
+
 const pathOf = (kind: Kind) => (kind === 'embed' ? '/v1/embeddings' : '/v1/chat/completions');
 
 /** An idle kept-alive connection, after one answered request on it. */
@@ -171,9 +183,7 @@ describe('SIGTERM', () => {
   }, 60_000);
 
   it("to the container image's CMD (exec form) drains in node itself and exits 0", async () => {
-    const cmd = /^CMD\s+(\[.*\])\s*$/m.exec(readFileSync(`${root}/Dockerfile`, 'utf8'))?.[1];
-    expect(cmd, 'Dockerfile has an exec-form CMD').toBeDefined();
-    const argv = JSON.parse(cmd!) as string[];
+    const argv = imageCommand();
     expect(argv[0]).toBe('node');
     const gateway = await start(argv);
     expect(gateway.pid).toBe(gateway.child.pid);
@@ -193,4 +203,41 @@ describe('SIGTERM', () => {
     expect(results.filter((r, i) => !isOwnAnswer(kinds[i]!, markerOf(i), r))).toEqual([]);
     expect(await gateway.exited).toEqual({ code: 0, signal: null });
   }, 60_000);
+
+  // In a container the gateway is PID 1, which the kernel spares every signal it has no handler
+  // for: this is the check that node-main's handler is what stops it.
+  it.skipIf(!canUnshare)(
+    'to the CMD running as PID 1 of its own PID namespace drains and exits 0',
+    async () => {
+      const gateway = await start([
+        'unshare',
+        '--pid',
+        '--fork',
+        '--mount-proc',
+        '--kill-child',
+        ...imageCommand(),
+      ]);
+      expect(gateway.pid).toBe(1);
+      const children = readFileSync(
+        `/proc/${gateway.child.pid}/task/${gateway.child.pid}/children`,
+        'utf8',
+      );
+      const hostPid = Number(children.trim().split(' ')[0]);
+      const agent = new Agent({ keepAlive: true });
+      const calls = backend.calls;
+      const answer = post(gateway.url, pathOf('chat'), bodyOf('chat', markerOf(1)), {
+        agent,
+        token,
+      });
+      await expect.poll(() => backend.calls - calls, { timeout: 15_000 }).toBe(1);
+
+      process.kill(hostPid, 'SIGTERM');
+      await expect.poll(() => gateway.logs.some((l) => l.message === 'draining')).toBe(true);
+      backend.open();
+      expect(isOwnAnswer('chat', markerOf(1), await answer)).toBe(true);
+      agent.destroy();
+      expect(await gateway.exited).toEqual({ code: 0, signal: null });
+    },
+    60_000,
+  );
 });
