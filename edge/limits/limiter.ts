@@ -11,6 +11,21 @@ export interface Admission {
   release(): void;
 }
 
+export interface RequestLimiterOptions {
+  /**
+   * A principal or tenant not seen for this long, with no request in flight and a full bucket,
+   * is forgotten (forgetting it changes no answer: a new bucket starts full). @default 60000
+   */
+  idleMs?: number;
+  /** How often `admit` sweeps idle entries; sweeping needs no timer. @default 10000 */
+  sweepEveryMs?: number;
+}
+
+interface Entry {
+  bucket: TokenBucket;
+  seenMs: number;
+}
+
 interface Subject {
   key: string;
   spec: LimitSpec;
@@ -21,16 +36,27 @@ interface Subject {
  * Per-principal and per-tenant limits: a token bucket for the request rate and a cap on requests
  * in flight, for each. State lives in this process only: behind N gateway processes a caller may
  * get up to N times these rates, which is why the fleet-wide bound is the WAF rate-based rule.
- * Memory is bounded by `maxTrackedKeys`; the least recently seen buckets are forgotten first.
+ * Memory is bounded by `maxTrackedKeys`, the least recently seen buckets forgotten first, and
+ * idle entries are forgotten as `admit` goes (see {@link RequestLimiterOptions}), so a
+ * long-running process holds state only for recent callers.
  */
 export class RequestLimiter {
-  private readonly buckets = new Map<string, TokenBucket>();
+  /** Least recently seen first. */
+  private readonly buckets = new Map<string, Entry>();
   private readonly inflight = new Map<string, number>();
+  private readonly idleMs: number;
+  private readonly sweepEveryMs: number;
+  private sweptMs: number;
 
   constructor(
     private readonly config: LimitsConfig,
     private readonly clock: Clock,
-  ) {}
+    options: RequestLimiterOptions = {},
+  ) {
+    this.idleMs = options.idleMs ?? 60_000;
+    this.sweepEveryMs = options.sweepEveryMs ?? 10_000;
+    this.sweptMs = clock.now();
+  }
 
   /**
    * Admits one request of `principal`, or refuses it.
@@ -38,6 +64,10 @@ export class RequestLimiter {
    */
   admit(principal: Principal): Admission {
     const now = this.clock.now();
+    if (now - this.sweptMs >= this.sweepEveryMs) {
+      this.sweptMs = now;
+      this.evictIdle(now);
+    }
     const subjects: Subject[] = [
       { key: `p:${principal.subject}`, spec: this.principalSpec(principal), kind: 'principal' },
       { key: `t:${principal.tenant}`, spec: this.tenantSpec(principal.tenant), kind: 'tenant' },
@@ -92,6 +122,27 @@ export class RequestLimiter {
     };
   }
 
+  /**
+   * Forgets every entry idle for `idleMs` or longer whose bucket is full and that has no request
+   * in flight. Walks from the least recently seen and stops at the first recent entry.
+   * @returns how many entries were forgotten
+   */
+  evictIdle(now: number = this.clock.now()): number {
+    let evicted = 0;
+    for (const [key, entry] of this.buckets) {
+      if (now - entry.seenMs < this.idleMs) break;
+      if (this.inflight.has(key) || !entry.bucket.isFull(now)) continue;
+      this.buckets.delete(key);
+      evicted++;
+    }
+    return evicted;
+  }
+
+  /** Principals and tenants tracked now, for tests and the soak. */
+  get trackedKeys(): number {
+    return this.buckets.size;
+  }
+
   /** Requests in flight for a principal subject or tenant, for tests and metrics. */
   inflightOf(kind: 'principal' | 'tenant', id: string): number {
     return this.inflight.get(`${kind === 'principal' ? 'p' : 't'}:${id}`) ?? 0;
@@ -112,15 +163,16 @@ export class RequestLimiter {
   }
 
   private bucket(s: Subject, now: number): TokenBucket {
-    let b = this.buckets.get(s.key);
-    if (b) {
+    let entry = this.buckets.get(s.key);
+    if (entry) {
       this.buckets.delete(s.key);
+      entry.seenMs = now;
     } else {
-      b = new TokenBucket(s.spec.ratePerSecond, s.spec.burst, now);
+      entry = { bucket: new TokenBucket(s.spec.ratePerSecond, s.spec.burst, now), seenMs: now };
     }
-    this.buckets.set(s.key, b);
+    this.buckets.set(s.key, entry);
     if (this.buckets.size > this.config.maxTrackedKeys) this.evict(now);
-    return b;
+    return entry.bucket;
   }
 
   /**
@@ -129,8 +181,8 @@ export class RequestLimiter {
    */
   private evict(now: number): void {
     let scanned = 0;
-    for (const [key, b] of this.buckets) {
-      if (b.isFull(now)) {
+    for (const [key, { bucket }] of this.buckets) {
+      if (bucket.isFull(now)) {
         this.buckets.delete(key);
         return;
       }
