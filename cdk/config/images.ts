@@ -61,12 +61,59 @@ export function containerImageUri(
   model: Pick<ModelDeployment, 'kind' | 'imageTag'>,
   region: string,
 ): string {
-  const image = model.kind === 'embedding' ? TEI_IMAGE : LMI_IMAGE;
+  const image = containerKind(model) === 'tei' ? TEI_IMAGE : LMI_IMAGE;
   const account = image.registries[region];
   if (!account) {
     throw new Error(`No ${image.repository} image registry is known for region ${region}`);
   }
   return `${account}.dkr.ecr.${region}.amazonaws.com/${image.repository}:${model.imageTag ?? image.tag}`;
+}
+
+/** Where SageMaker mounts a model's uncompressed `ModelDataSource` prefix in the container. */
+export const MODEL_DIR = '/opt/ml/model';
+
+/** The two containers the CDK app deploys: LMI for generation, TEI for embeddings. */
+export type ContainerKind = 'lmi' | 'tei';
+
+/** The container a model runs on. */
+export const containerKind = (model: Pick<ModelDeployment, 'kind'>): ContainerKind =>
+  model.kind === 'embedding' ? 'tei' : 'lmi';
+
+/**
+ * Environment each container cannot start without, from its own entrypoint or documentation.
+ * {@link containerEnvironment} always sets these values, and the config check refuses a model
+ * `environment` that changes them: the endpoints run with network isolation, so the model can only
+ * come from `/opt/ml/model`.
+ *
+ * - TEI: the SageMaker entrypoint (`sagemaker-entrypoint.sh` and `sagemaker-entrypoint-cuda-all.sh`
+ *   in huggingface/text-embeddings-inference) prints "HF_MODEL_ID must be set" and exits 1 when
+ *   `HF_MODEL_ID` is empty, then passes it on as `MODEL_ID`; `--model-id` accepts a local directory.
+ * - LMI: "the only required configuration for LMI containers is the `HF_MODEL_ID` environment
+ *   variable"; with SageMaker's uncompressed model artifacts "you should set this value to
+ *   `/opt/ml/model`" (djl-serving `serving/docs/lmi/user_guides/starting-guide.md`).
+ */
+export const REQUIRED_ENVIRONMENT: Readonly<
+  Record<ContainerKind, Readonly<Record<string, string>>>
+> = {
+  tei: { HF_MODEL_ID: MODEL_DIR },
+  lmi: { HF_MODEL_ID: MODEL_DIR },
+};
+
+/**
+ * The model `environment` entries that would change a required value, as messages naming the
+ * variable; empty when there are none.
+ */
+export function requiredEnvironmentConflicts(
+  model: Pick<ModelDeployment, 'kind' | 'environment'>,
+): string[] {
+  const kind = containerKind(model);
+  return Object.entries(REQUIRED_ENVIRONMENT[kind]).flatMap(([name, value]) =>
+    name in model.environment && model.environment[name] !== value
+      ? [
+          `${name} must be ${value} on ${kind.toUpperCase()} (the endpoint runs with network isolation and loads the model from ${MODEL_DIR}); remove it from environment`,
+        ]
+      : [],
+  );
 }
 
 /** What the container environment depends on. */
@@ -91,6 +138,7 @@ export type ContainerModel = Pick<
  *   deploys DeepSeek-R1 distills on LMI with `deepseek_r1`; LMI passes `OPTION_*` through to
  *   vLLM's engine arguments (`enable_reasoning`, `reasoning_parser`).
  * - `MAX_BATCH_TOKENS`, `MAX_CLIENT_BATCH_SIZE`: Text Embeddings Inference launcher options.
+ * - `HF_MODEL_ID`: see {@link REQUIRED_ENVIRONMENT}.
  *
  * For an inference component the tensor-parallel degree is the component's GPU count: the
  * container sees only the accelerators SageMaker assigns to its copy.
@@ -100,9 +148,15 @@ export function containerEnvironment(
   component?: Pick<InferenceComponentDeployment, 'acceleratorDevices'>,
 ): Record<string, string> {
   if (model.kind === 'embedding') {
-    return { MAX_BATCH_TOKENS: '16384', MAX_CLIENT_BATCH_SIZE: '64', ...model.environment };
+    return {
+      ...REQUIRED_ENVIRONMENT.tei,
+      MAX_BATCH_TOKENS: '16384',
+      MAX_CLIENT_BATCH_SIZE: '64',
+      ...model.environment,
+    };
   }
   const env: Record<string, string> = {
+    ...REQUIRED_ENVIRONMENT.lmi,
     OPTION_ROLLING_BATCH: 'vllm',
     OPTION_MAX_ROLLING_BATCH_SIZE: '64',
     OPTION_TENSOR_PARALLEL_DEGREE: component ? String(component.acceleratorDevices) : 'max',

@@ -6,6 +6,7 @@ import {
   type InferenceComponentDeployment,
 } from './inference-components.js';
 import { instanceType, sagemakerName } from './instance-types.js';
+import { requiredEnvironmentConflicts } from './images.js';
 
 /**
  * The deployment configuration: everything `cdk.json` (context key `sluice`) may set. One schema,
@@ -145,6 +146,11 @@ const rawModelSchema = z
   .refine((m) => m.kind !== 'embedding' || (!m.toolCallParser && !m.reasoningParser), {
     message: 'embedding models take no tool-call or reasoning parser',
     path: ['kind'],
+  })
+  .superRefine((m, ctx) => {
+    for (const message of requiredEnvironmentConflicts(m)) {
+      ctx.addIssue({ code: 'custom', message, path: ['environment'] });
+    }
   });
 
 type RawModel = z.output<typeof rawModelSchema>;
@@ -244,13 +250,20 @@ export const sluiceConfigSchema = z
     /** Region of the endpoints and the gateway. The edge (CloudFront, WAF) is always us-east-1. */
     region: awsRegion.default('us-east-1'),
     /**
-     * Availability zones of the gateway VPC; explicit so synth needs no AWS lookup.
-     * @default the region's a, b and c zones
+     * Availability zones of the gateway VPC (zone names of `region`, as the account sees them).
+     * Set them, or let `cdk synth` with credentials record the CDK's zone lookup in
+     * `cdk.context.json` (then the first three listed are used); with neither, synth stops with an
+     * error naming this field. Nothing is guessed: some regions have two zones, and an account may
+     * not be able to use a given zone (`cdk/config/availability-zones.ts`).
+     * @default the zones recorded in `cdk.context.json`
      */
     availabilityZones: z
-      .array(z.string().regex(/^[a-z]{2}(-gov)?-[a-z]+-\d[a-z]$/))
+      .array(
+        z.string().regex(/^[a-z]{2}(-gov)?-[a-z]+-\d[a-z]$/, 'must be a zone name like us-east-1a'),
+      )
       .min(2)
       .max(6)
+      .refine((zones) => new Set(zones).size === zones.length, 'must not repeat a zone')
       .optional(),
     /** Prefix of stack names. @default 'Sluice' */
     prefix: z
@@ -398,6 +411,17 @@ export const sluiceConfigSchema = z
         path: ['expireAfterDays'],
       })
       .prefault({}),
+  })
+  .superRefine((c, ctx) => {
+    c.availabilityZones?.forEach((zone, n) => {
+      if (zone.slice(0, -1) !== c.region) {
+        ctx.addIssue({
+          code: 'custom',
+          message: `${zone} is not a zone of region ${c.region}`,
+          path: ['availabilityZones', n],
+        });
+      }
+    });
   })
   .superRefine((c, ctx) =>
     checkPlacement(

@@ -1,8 +1,13 @@
-import { Duration, Stack, type StackProps } from 'aws-cdk-lib';
+import { Annotations, Duration, Stack, type StackProps } from 'aws-cdk-lib';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import type { Construct } from 'constructs';
+import {
+  availabilityZonesContextKey,
+  chooseAvailabilityZones,
+  LOOKUP_ZONES,
+} from '../config/availability-zones.js';
 import { gatewayCatalogue } from '../config/gateway-catalogue.js';
 import { componentModels, type SluiceConfig } from '../config/schema.js';
 import { EdgeDistribution, FORWARDED_AUTH_HEADER } from '../constructs/edge-distribution.js';
@@ -111,8 +116,7 @@ export class ServingStack extends Stack {
 
     const network = new GatewayNetwork(this, 'Network', {
       key: props.key,
-      availabilityZones:
-        config.availabilityZones ?? ['a', 'b', 'c'].map((z) => `${config.region}${z}`),
+      availabilityZones: this.gatewayZones(config),
     });
     const { identity } = props;
     this.gateway = new GatewayFunction(this, 'Gateway', {
@@ -168,5 +172,20 @@ export class ServingStack extends Stack {
         ...gatewayAlarms.all,
       ],
     });
+  }
+
+  /**
+   * The gateway VPC's zones: configured, or recorded by the CDK's lookup in `cdk.context.json`
+   * (see `chooseAvailabilityZones`). With neither, the stack asks for the lookup (the CDK CLI
+   * performs it with the deploy credentials and synthesizes again) and carries an error naming
+   * `availabilityZones`, which fails `cdk synth` if the lookup cannot be made.
+   */
+  private gatewayZones(config: SluiceConfig): string[] {
+    const key = availabilityZonesContextKey(config.account, config.region);
+    const choice = chooseAvailabilityZones(config, this.node.tryGetContext(key));
+    if ('zones' in choice) return choice.zones;
+    Annotations.of(this).addError(choice.error);
+    // Reading the stack's zones reports the missing lookup to the CLI; the value is a placeholder.
+    return this.availabilityZones.slice(0, LOOKUP_ZONES);
   }
 }

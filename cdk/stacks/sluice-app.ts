@@ -1,4 +1,5 @@
 import { Fn, type App } from 'aws-cdk-lib';
+import { availabilityZonesContextKey } from '../config/availability-zones.js';
 import type { SluiceConfig } from '../config/schema.js';
 import { DataStack } from './data-stack.js';
 import { EdgeSecurityStack } from './edge-security-stack.js';
@@ -40,13 +41,11 @@ export function buildSluiceApp(
   for (const [flag, value] of Object.entries(FEATURE_FLAGS)) {
     if (app.node.tryGetContext(flag) === undefined) app.node.setContext(flag, value);
   }
-  // Pin the zones so the VPC needs no lookup (and no credentials) at synth time.
-  const azKey = `availability-zones:account=${config.account}:region=${config.region}`;
-  if (app.node.tryGetContext(azKey) === undefined) {
-    app.node.setContext(
-      azKey,
-      config.availabilityZones ?? ['a', 'b', 'c'].map((z) => `${config.region}${z}`),
-    );
+  // Configured zones stand in for the lookup, so the VPC needs no credentials at synth time. A
+  // recorded lookup is never overwritten: the serving stack checks the configured zones against it.
+  const azKey = availabilityZonesContextKey(config.account, config.region);
+  if (config.availabilityZones && app.node.tryGetContext(azKey) === undefined) {
+    app.node.setContext(azKey, config.availabilityZones);
   }
   const env = { account: config.account, region: config.region };
   const p = config.prefix;

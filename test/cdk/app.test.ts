@@ -11,7 +11,8 @@ import { nagPacks } from '../../cdk/stacks/nag.js';
 import { buildSluiceApp, type SluiceStacks } from '../../cdk/stacks/sluice-app.js';
 
 const LONG = 120_000;
-const config = parseSluiceConfig({});
+const ZONES = ['us-east-1a', 'us-east-1b', 'us-east-1c'];
+const config = parseSluiceConfig({ availabilityZones: ZONES });
 let app: App;
 let stacks: SluiceStacks;
 let t: { data: Template; identity: Template; edgeSecurity: Template; serving: Template };
@@ -45,6 +46,10 @@ const onlyId = (tpl: Template, type: string): string => {
   expect(ids).toHaveLength(1);
   return ids[0]!;
 };
+const subnetZones = (tpl: Template): string[] =>
+  Object.values(tpl.findResources('AWS::EC2::Subnet')).map(
+    (s) => (s as { Properties: { AvailabilityZone: string } }).Properties.AvailabilityZone,
+  );
 type AlarmProps = { AlarmActions?: unknown[]; Metrics?: unknown[] };
 const alarmsOf = (): AlarmProps[] =>
   Object.values(t.serving.findResources('AWS::CloudWatch::Alarm')).map(
@@ -237,6 +242,22 @@ describe('inference endpoints', () => {
         ),
       },
     });
+  });
+
+  it('starts every container with HF_MODEL_ID at the model directory, which TEI and LMI require', () => {
+    const models = Object.values(t.serving.findResources('AWS::SageMaker::Model')).map(
+      (m) =>
+        (
+          m as {
+            Properties: {
+              PrimaryContainer: { Image: string; Environment: Record<string, string> };
+            };
+          }
+        ).Properties.PrimaryContainer,
+    );
+    const images = models.map((c) => c.Image.replace(/^.*\/([a-z-]+):.*$/, '$1'));
+    expect(new Set(images)).toEqual(new Set(['djl-inference', 'tei']));
+    for (const c of models) expect(c.Environment.HF_MODEL_ID).toBe('/opt/ml/model');
   });
 
   it('puts variants on g5 and p4d with their weights, and no KmsKeyId on those configs', () => {
@@ -523,6 +544,10 @@ describe('traffic shifting and the gateway', () => {
     ]);
   });
 
+  it('puts the gateway subnets in the configured availability zones', () => {
+    expect(new Set(subnetZones(t.serving))).toEqual(new Set(ZONES));
+  });
+
   it('runs the gateway on a Managed Instances capacity provider scaling on CPU at 70%', () => {
     t.serving.hasResourceProperties('AWS::Lambda::CapacityProvider', {
       CapacityProviderScalingConfig: {
@@ -666,9 +691,19 @@ describe('edge and identity', () => {
   });
 
   it(
-    'keeps the edge function in us-east-1 when the rest of the app is elsewhere',
+    'keeps the edge function in us-east-1 when the rest of the app is elsewhere, in the zones a recorded lookup lists',
     () => {
-      const elsewhere = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+      // No availabilityZones: the zones come from a lookup recorded as cdk.context.json would.
+      const elsewhere = new App({
+        context: {
+          'aws:cdk:bundling-stacks': [],
+          'availability-zones:account=111111111111:region=eu-west-1': [
+            'eu-west-1a',
+            'eu-west-1b',
+            'eu-west-1c',
+          ],
+        },
+      });
       const built = buildSluiceApp(elsewhere, parseSluiceConfig({ region: 'eu-west-1' }), {
         nag: false,
       });
@@ -678,6 +713,9 @@ describe('edge and identity', () => {
         Name: Match.stringLikeRegexp('^/cdk/EdgeFunctionArn/eu-west-1/'),
       });
       const serving = Template.fromStack(built.serving);
+      expect(new Set(subnetZones(serving))).toEqual(
+        new Set(['eu-west-1a', 'eu-west-1b', 'eu-west-1c']),
+      );
       serving.resourceCountIs('Custom::CrossRegionStringParameterReader', 1);
       serving.hasResourceProperties('AWS::CloudFront::Distribution', {
         DistributionConfig: Match.objectLike({

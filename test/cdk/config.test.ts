@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { gatewayConfigSchema } from '../../shared/config/schema.js';
 import { gatewayCatalogue } from '../../cdk/config/gateway-catalogue.js';
-import { containerImageUri } from '../../cdk/config/images.js';
+import { containerEnvironment, containerImageUri } from '../../cdk/config/images.js';
 import { parseSluiceConfig } from '../../cdk/config/load.js';
 import type { SluiceConfigInput } from '../../cdk/config/schema.js';
 
@@ -74,6 +74,31 @@ describe('deployment config', () => {
       kind: 'embedding',
       policy: 'batch',
       format: 'tei',
+    });
+  });
+
+  it('refuses an environment that moves HF_MODEL_ID away from the model directory, naming the field', () => {
+    const model = (environment: Record<string, string>) => ({
+      models: [
+        {
+          id: 'bge',
+          endpointName: 'bge',
+          kind: 'embedding' as const,
+          environment,
+          variants: [{ name: 'g5', instanceType: 'ml.g5.xlarge' as const }],
+        },
+      ],
+    });
+    expect(() => parseSluiceConfig(model({ HF_MODEL_ID: 'BAAI/bge-large-en-v1.5' }))).toThrow(
+      /HF_MODEL_ID must be \/opt\/ml\/model on TEI[\s\S]*models\[0\]\.environment/,
+    );
+    expect(() => parseSluiceConfig(model({ HF_MODEL_ID: '' }))).toThrow(/HF_MODEL_ID must be/);
+    expect(() => parseSluiceConfig(model({ HF_MODEL_ID: '/opt/ml/model' }))).not.toThrow();
+    expect(containerEnvironment({ kind: 'embedding', environment: {} })).toMatchObject({
+      HF_MODEL_ID: '/opt/ml/model',
+    });
+    expect(containerEnvironment({ kind: 'chat', environment: {} })).toMatchObject({
+      HF_MODEL_ID: '/opt/ml/model',
     });
   });
 

@@ -12,6 +12,7 @@ const LONG = 120_000;
 
 /** docs/deploy.md's example: a DeepSeek distill and an embedding model on one ml.g5.12xlarge. */
 const SHARED: SluiceConfigInput = {
+  availabilityZones: ['us-east-1a', 'us-east-1b'],
   sharedEndpoints: [
     {
       name: 'sluice-shared-g5',
@@ -216,6 +217,7 @@ describe('InferenceComponent on a shared endpoint', () => {
       PrimaryContainer: {
         Image: '763104351884.dkr.ecr.us-east-1.amazonaws.com/djl-inference:0.33.0-lmi15.0.0-cu128',
         Environment: {
+          HF_MODEL_ID: '/opt/ml/model',
           OPTION_ROLLING_BATCH: 'vllm',
           OPTION_MAX_ROLLING_BATCH_SIZE: '64',
           OPTION_TENSOR_PARALLEL_DEGREE: '1',
