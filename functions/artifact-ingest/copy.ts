@@ -68,8 +68,9 @@ export async function copyVerified(s3: S3Client, input: CopyInput): Promise<void
     const count = Math.ceil(input.size / partSize);
     const parts: { PartNumber: number; ETag: string }[] = new Array(count);
     let next = 0;
+    let failed = false;
     const worker = async () => {
-      while (next < count) {
+      while (next < count && !failed) {
         const n = next++;
         const start = n * partSize;
         const end = Math.min(input.size, start + partSize) - 1;
@@ -87,7 +88,12 @@ export async function copyVerified(s3: S3Client, input: CopyInput): Promise<void
         parts[n] = { PartNumber: n + 1, ETag: out.CopyPartResult!.ETag! };
       }
     };
-    await Promise.all(Array.from({ length: Math.min(count, input.concurrency ?? 8) }, worker));
+    const guarded = () =>
+      worker().catch((err: unknown) => {
+        failed = true; // the other workers stop taking parts
+        throw err;
+      });
+    await Promise.all(Array.from({ length: Math.min(count, input.concurrency ?? 8) }, guarded));
     await s3.send(
       new CompleteMultipartUploadCommand({
         Bucket: input.bucket,
@@ -97,15 +103,17 @@ export async function copyVerified(s3: S3Client, input: CopyInput): Promise<void
       }),
     );
   } catch (err) {
-    await s3
-      .send(
+    try {
+      await s3.send(
         new AbortMultipartUploadCommand({
           Bucket: input.bucket,
           Key: input.destinationKey,
           UploadId,
         }),
-      )
-      .catch(() => undefined);
+      );
+    } catch {
+      // The bucket's lifecycle rule aborts incomplete multipart uploads after 7 days.
+    }
     throw err;
   }
 }
