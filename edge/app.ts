@@ -2,7 +2,13 @@ import { Hono } from 'hono';
 import { requestId } from 'hono/request-id';
 import { randomUUID } from 'node:crypto';
 import type { GatewayConfig } from '../shared/config/schema.js';
-import { GatewayError, NotFoundError, toGatewayError } from '../shared/errors.js';
+import {
+  GatewayError,
+  NotFoundError,
+  ServiceUnavailableError,
+  toGatewayError,
+} from '../shared/errors.js';
+import type { Scheduler } from './coalesce/scheduler.js';
 import type { MetricsRenderer } from './admin/metrics-route.js';
 import type { TrafficController } from './admin/traffic.js';
 import { mountIdentity } from './auth/mount.js';
@@ -40,6 +46,10 @@ export interface AppDeps {
   traffic?: TrafficController;
   /** Renders `GET /metrics` (a `PromMetrics`). @default `metrics` when it can render */
   prometheus?: MetricsRenderer;
+  /** Timers of the coalescers and retries. @default the Node process's timers */
+  scheduler?: Scheduler;
+  /** Jitter of retry backoffs. @default Math.random */
+  random?: () => number;
 }
 
 export interface GatewayApp {
@@ -66,7 +76,15 @@ export const createApp = (deps: AppDeps): GatewayApp => {
     clock,
     timeoutMs: deps.config.upstream.readyTimeoutMs,
   });
-  const service = new ModelService({ registry, invoker: deps.invoker, clock, logger, metrics });
+  const service = new ModelService({
+    registry,
+    invoker: deps.invoker,
+    clock,
+    logger,
+    metrics,
+    ...(deps.scheduler ? { scheduler: deps.scheduler } : {}),
+    ...(deps.random ? { random: deps.random } : {}),
+  });
   const app = new Hono<AppEnv>();
   const renderer =
     deps.prometheus ?? ('render' in metrics ? (metrics as MetricsRenderer) : undefined);
@@ -126,7 +144,10 @@ export const createApp = (deps: AppDeps): GatewayApp => {
 
   app.onError((err, c) => {
     const error = toGatewayError(err);
-    if (error.status >= 500) {
+    // The gateway's own refusals (an open circuit, a paused model) are counted in metrics and
+    // their cause logged once when it changes: one line per refused request would flood the log.
+    const refusal = error instanceof ServiceUnavailableError && error.origin === 'gateway';
+    if (error.status >= 500 && !refusal) {
       logger.error(
         {
           requestId: c.get('requestId'),

@@ -11,6 +11,13 @@ export interface BreakerOptions {
   clock: Clock;
   /** Names the target in the 503 message. */
   label: string;
+  /**
+   * Called once per change of state: `open` when failures open it, `half-open` when the probe
+   * goes through, `closed` when a success or an operator closes it. Never once per request.
+   */
+  onStateChange?: (state: BreakerState) => void;
+  /** Called for each call the circuit refuses (or that routing steers away from it). */
+  onRefused?: () => void;
 }
 
 /**
@@ -26,6 +33,7 @@ export class CircuitBreaker {
   private openedAt: number | undefined;
   private probing = false;
   private probeAt = 0;
+  private reported: BreakerState = 'closed';
   private readonly threshold: number;
   private readonly cooldownMs: number;
 
@@ -40,6 +48,22 @@ export class CircuitBreaker {
   }
 
   /**
+   * Whether {@link admit} would let a call through now, without taking the half-open probe: what
+   * routing asks before it chooses this target.
+   */
+  available(): boolean {
+    const state = this.state;
+    if (state === 'closed') return true;
+    if (state === 'open') return false;
+    return !this.probing || this.options.clock.now() - this.probeAt >= this.cooldownMs;
+  }
+
+  /** Counts a call that routing steered away from this circuit (see `onRefused`). */
+  refused(): void {
+    this.options.onRefused?.();
+  }
+
+  /**
    * Lets a call through, or refuses it.
    * @throws ServiceUnavailableError (503 `circuit_open`) while open, and while a probe is out
    */
@@ -51,8 +75,10 @@ export class CircuitBreaker {
     if (state === 'half-open' && (!this.probing || now - this.probeAt >= this.cooldownMs)) {
       this.probing = true;
       this.probeAt = now;
+      this.report('half-open');
       return;
     }
+    this.options.onRefused?.();
     const waited = now - this.openedAt!;
     throw new ServiceUnavailableError(
       `${this.options.label} is failing upstream; retry later.`,
@@ -76,6 +102,7 @@ export class CircuitBreaker {
     if (this.probing || this.failures >= this.threshold) {
       this.openedAt = this.options.clock.now();
       this.probing = false;
+      this.report('open');
     }
   }
 
@@ -84,6 +111,14 @@ export class CircuitBreaker {
     this.failures = 0;
     this.openedAt = undefined;
     this.probing = false;
+    this.report('closed');
+  }
+
+  /** Tells `onStateChange` of a change, once: repeats of the same state stay silent. */
+  private report(state: BreakerState): void {
+    if (state === this.reported) return;
+    this.reported = state;
+    this.options.onStateChange?.(state);
   }
 }
 

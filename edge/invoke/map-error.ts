@@ -16,7 +16,14 @@ interface UpstreamFailure {
   OriginalStatusCode?: number;
   $metadata?: { httpStatusCode?: number };
   $retryable?: { throttling?: boolean };
+  $response?: { headers?: Record<string, string | undefined> };
 }
+
+/**
+ * What a mapped upstream error's `details` may say about the connection, for the retry policy:
+ * `reset` (the socket was cut) or `refused` (nothing listened). Facts, logged with the error.
+ */
+export type ConnectionFailure = 'reset' | 'refused';
 
 /** Seconds we ask a throttled or not-ready caller to wait. */
 export const UPSTREAM_RETRY_AFTER_S = 2;
@@ -34,8 +41,10 @@ export const mapUpstreamError = (err: unknown, modelId: string): GatewayError =>
   ) as UpstreamFailure;
   // The container's own message can quote the prompt: the log gets its name and status only
   // (the container's log stream in CloudWatch has the rest).
+  const retryAfterMs = parseRetryAfter(e.$response?.headers?.['retry-after']);
   const details = {
     upstream: e.name ?? e.code,
+    ...(retryAfterMs !== undefined ? { retryAfterMs } : {}),
     ...(e.OriginalStatusCode !== undefined ? { originalStatus: e.OriginalStatusCode } : {}),
     ...(e.$metadata?.httpStatusCode !== undefined
       ? { httpStatus: e.$metadata.httpStatusCode }
@@ -47,6 +56,7 @@ export const mapUpstreamError = (err: unknown, modelId: string): GatewayError =>
   if (e.code === 'ECONNRESET' || e.code === 'EPIPE') {
     return new UpstreamError(`The connection to model '${modelId}' was reset.`, {
       ...opts,
+      details: { ...details, connection: 'reset' satisfies ConnectionFailure },
       code: 'upstream_connection_reset',
     });
   }
@@ -137,7 +147,11 @@ export const mapUpstreamError = (err: unknown, modelId: string): GatewayError =>
       return new ServiceUnavailableError(
         `Model '${modelId}' cannot be reached; retry later.`,
         UPSTREAM_RETRY_AFTER_S,
-        { ...opts, code: 'upstream_unreachable' },
+        {
+          ...opts,
+          details: { ...details, connection: 'refused' satisfies ConnectionFailure },
+          code: 'upstream_unreachable',
+        },
       );
   }
   if (e.$retryable?.throttling) {
@@ -159,4 +173,13 @@ export const mapUpstreamError = (err: unknown, modelId: string): GatewayError =>
     ...opts,
     code: 'upstream_error',
   });
+};
+
+/** `Retry-After` in seconds or as an HTTP date, in ms from now; `undefined` when absent or bad. */
+const parseRetryAfter = (value: string | undefined): number | undefined => {
+  if (value === undefined || value.trim() === '') return undefined;
+  const seconds = Number(value);
+  if (Number.isFinite(seconds)) return seconds >= 0 ? seconds * 1000 : undefined;
+  const at = Date.parse(value);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - Date.now());
 };

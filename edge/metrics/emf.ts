@@ -1,12 +1,14 @@
-import type { DispatchReason, GatewayMetrics } from './metrics.js';
+import type { DispatchReason, GatewayMetrics, GenerationMeasures, RetryReason } from './metrics.js';
 
 /** Namespace and dimension the CloudWatch alarms and dashboard read (see `cdk/`). */
 export const EMF_NAMESPACE = 'Sluice/Gateway';
 
-type Unit = 'Count' | 'Milliseconds';
+type Unit = 'Count' | 'Milliseconds' | 'Count/Second';
 
 interface Series {
   model: string;
+  /** Set for the per-target metrics, which carry the dimension sets [Model, Target] and [Model]. */
+  target: string | undefined;
   name: string;
   unit: Unit;
   values: Map<number, number>;
@@ -26,7 +28,10 @@ const MAX_VALUES = 100;
 /**
  * CloudWatch Embedded Metric Format rendering of {@link GatewayMetrics}. Values are
  * aggregated in process (EMF `Values`/`Counts` pairs) and flushed on an interval, so a busy
- * gateway writes a few log lines per interval rather than one per request.
+ * gateway writes a few log lines per interval rather than one per request. The request-level
+ * metrics have the dimension `Model`; the per-target ones (tokens, time to first token, time per
+ * output token, failovers, retries) both `[Model, Target]` and `[Model]`, so an alarm can watch a
+ * model as a whole or one target. Gauges (in flight, circuit state) are Prometheus only.
  */
 export class EmfMetrics implements GatewayMetrics {
   private readonly series = new Map<string, Series>();
@@ -65,15 +70,41 @@ export class EmfMetrics implements GatewayMetrics {
   rejected(e: { model: string; reason: string }): void {
     this.add(e.model, 'Rejected', 'Count', 1);
   }
+  generation(e: GenerationMeasures): void {
+    const at = { model: e.model, target: e.target };
+    this.add(at, 'InputTokens', 'Count', e.inputTokens);
+    this.add(at, 'OutputTokens', 'Count', e.outputTokens);
+    if (e.ttftMs !== undefined) this.add(at, 'TimeToFirstToken', 'Milliseconds', round(e.ttftMs));
+    if (e.tpotMs !== undefined) this.add(at, 'TimePerOutputToken', 'Milliseconds', round(e.tpotMs));
+    if (e.outputTokensPerSecond !== undefined)
+      this.add(at, 'OutputTokensPerSecond', 'Count/Second', round(e.outputTokensPerSecond));
+  }
+  failover(e: { model: string; from: string; to: string }): void {
+    // Target is the one failed away from: the one an alarm on failovers wants to name.
+    this.add({ model: e.model, target: e.from }, 'Failovers', 'Count', 1);
+  }
+  retry(e: { model: string; target: string; reason: RetryReason }): void {
+    this.add({ model: e.model, target: e.target }, 'UpstreamRetries', 'Count', 1);
+  }
+  breakerState(): void {
+    // A gauge does not aggregate across environments; Prometheus carries it.
+  }
+  breakerRefused(): void {
+    // Prometheus carries it; the alarms read Failovers and the 5xx count.
+  }
 
-  /** Writes every buffered series, one line per model, and empties the buffer. */
+  /** Writes every buffered series, one line per model (and target), and empties the buffer. */
   flush(): void {
-    const byModel = new Map<string, Series[]>();
-    for (const s of this.series.values())
-      byModel.set(s.model, [...(byModel.get(s.model) ?? []), s]);
+    const groups = new Map<string, Series[]>();
+    for (const s of this.series.values()) {
+      const key = `${s.model}\u0000${s.target ?? ''}`;
+      groups.set(key, [...(groups.get(key) ?? []), s]);
+    }
     this.series.clear();
-    for (const [model, list] of byModel) {
-      const record: Record<string, unknown> = { Model: model };
+    for (const list of groups.values()) {
+      const { model, target } = list[0]!;
+      const record: Record<string, unknown> =
+        target === undefined ? { Model: model } : { Model: model, Target: target };
       for (const s of list) {
         record[s.name] = { Values: [...s.values.keys()], Counts: [...s.values.values()] };
       }
@@ -84,7 +115,7 @@ export class EmfMetrics implements GatewayMetrics {
             CloudWatchMetrics: [
               {
                 Namespace: EMF_NAMESPACE,
-                Dimensions: [['Model']],
+                Dimensions: target === undefined ? [['Model']] : [['Model', 'Target'], ['Model']],
                 Metrics: list.map((s) => ({ Name: s.name, Unit: s.unit })),
               },
             ],
@@ -101,13 +132,19 @@ export class EmfMetrics implements GatewayMetrics {
     this.flush();
   }
 
-  private add(model: string, name: string, unit: Unit, value: number): void {
-    const key = `${model}\u0000${name}`;
+  private add(
+    at: string | { model: string; target: string },
+    name: string,
+    unit: Unit,
+    value: number,
+  ): void {
+    const { model, target } = typeof at === 'string' ? { model: at, target: undefined } : at;
+    const key = `${model}\u0000${target ?? ''}\u0000${name}`;
     let s = this.series.get(key);
-    if (!s) this.series.set(key, (s = { model, name, unit, values: new Map() }));
+    if (!s) this.series.set(key, (s = { model, target, name, unit, values: new Map() }));
     if (!s.values.has(value) && s.values.size >= MAX_VALUES) {
       this.flush();
-      this.add(model, name, unit, value);
+      this.add(at, name, unit, value);
       return;
     }
     s.values.set(value, (s.values.get(value) ?? 0) + 1);

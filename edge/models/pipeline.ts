@@ -18,8 +18,10 @@ import { parseTeiResponse, toTeiRequest } from '../formats/tei.js';
 import { tgiCodec } from '../formats/tgi.js';
 import type { ModelInvoker } from '../invoke/invoker.js';
 import type { GatewayMetrics } from '../metrics/metrics.js';
-import type { Clock } from '../types.js';
+import type { Clock, Logger } from '../types.js';
+import { GenerationTimer } from './measures.js';
 import type { TargetRuntime } from './registry.js';
+import { RetryBudget, UpstreamAttempts, type UpstreamWindow } from './retry.js';
 
 /** What the caller brings to one inference call besides its input. */
 export interface InferenceContext {
@@ -32,13 +34,18 @@ export interface InferenceContext {
   priority?: 'interactive' | 'batch';
   /** Latest moment (clock ms) to leave the admission queue; the model's `queueTimeoutMs` caps it. */
   deadline?: number;
+  /** Set by the first upstream attempt; its retries and a failover share it. */
+  upstream?: UpstreamWindow;
 }
 
 export interface PipelineDeps {
   invoker: ModelInvoker;
   clock: Clock;
   metrics: GatewayMetrics;
+  logger: Logger;
   scheduler: Scheduler;
+  /** Jitter of retry backoffs. @default Math.random */
+  random?: () => number;
 }
 
 /**
@@ -55,17 +62,38 @@ export class TargetPipeline {
   private readonly embeddings = new Dedupe<number[]>();
   private readonly generations = new Dedupe<GenerationResult>();
   private readonly labels: { model: string; target: string };
+  private readonly attempts: UpstreamAttempts;
 
+  /** @param budget the model's retry budget, shared by its targets */
   constructor(
     readonly model: ModelConfig,
     readonly target: TargetRuntime,
     private readonly deps: PipelineDeps,
+    budget: RetryBudget,
   ) {
-    this.labels = { model: model.id, target: target.id };
+    const labels = { model: model.id, target: target.id };
+    this.labels = labels;
     this.breaker = new CircuitBreaker({
       ...model.breaker,
       clock: deps.clock,
       label: `Model '${model.id}'`,
+      onStateChange: (state) => {
+        deps.metrics.breakerState({ ...labels, state });
+        // One line per change of state, never one per refused request.
+        const log = state === 'open' ? deps.logger.warn : deps.logger.info;
+        log({ ...labels, circuit: state }, `circuit ${state}`);
+      },
+      onRefused: () => deps.metrics.breakerRefused(labels),
+    });
+    deps.metrics.breakerState({ ...labels, state: 'closed' });
+    this.attempts = new UpstreamAttempts({
+      options: model.retry,
+      budget,
+      breaker: this.breaker,
+      scheduler: deps.scheduler,
+      random: deps.random ?? Math.random,
+      onRetry: (reason) => deps.metrics.retry({ ...labels, reason }),
+      timeoutMs: model.timeoutMs,
     });
     this.codec = codecFor(model);
   }
@@ -73,7 +101,9 @@ export class TargetPipeline {
   /** One vector per input, in order. */
   async embed(inputs: readonly string[], ctx: InferenceContext): Promise<number[][]> {
     if (this.model.policy === 'admit') {
-      return this.admitted('embed', ctx, ctx.signal, () => this.embedNow(inputs, ctx.signal));
+      return this.admitted('embed', ctx, ctx.signal, () =>
+        this.embedNow(inputs, ctx.signal, (ctx.upstream ??= {})),
+      );
     }
     const batcher = this.batcherOf();
     // Every input is one item; the batch key holds what shapes the answer besides the input.
@@ -90,12 +120,19 @@ export class TargetPipeline {
   async generate(request: GenerationRequest, ctx: InferenceContext): Promise<GenerationResult> {
     const codec = this.generationCodec();
     const body = codec.encode(request, false);
+    const timer = this.timer();
     const call = (signal: AbortSignal) =>
-      this.admitted('generate', ctx, signal, () =>
-        this.invoke(body, signal, (answer) =>
+      this.admitted('generate', ctx, signal, async () => {
+        timer.sent();
+        const window = (ctx.upstream ??= {});
+        const result = await this.invoke(body, signal, window, (answer) =>
           applyReasoning(codec.decode(answer, request), this.model.reasoning),
-        ),
-      );
+        );
+        // Once per upstream generation: identical requests sharing it (dedupe) add nothing.
+        timer.answered(result.usage);
+        timer.report(this.deps.metrics, this.deps.logger, ctx, false);
+        return result;
+      });
     if (this.model.dedupe && isDeterministic(request)) {
       return this.generations.run(this.dedupeKey(ctx.tenant, body), ctx.signal, call);
     }
@@ -112,18 +149,37 @@ export class TargetPipeline {
     ctx: InferenceContext,
   ): AsyncGenerator<GenerationChunk, void, undefined> {
     const codec = this.generationCodec();
+    const timer = this.timer();
     const release = await this.acquire('generate', ctx, ctx.signal);
     let outcome: unknown = new ClientClosedError();
+    let events: AsyncIterator<unknown> | undefined;
     try {
       const decoder = codec.streamDecoder(request);
       const reasoning = new StreamReasoning(this.model.reasoning);
-      const events = this.deps.invoker.invokeStream({
-        ...this.invokeOptions(codec.encode(request, true), ctx.signal),
-        accept: codec.streamAccept,
-      });
-      for await (const event of events) {
-        const chunk = decoder.push(event);
-        if (chunk) yield reasoning.apply(chunk);
+      const body = codec.encode(request, true);
+      timer.sent();
+      // Retried only until the container's first event: after that the stream is the answer.
+      const opened = await this.attempts.run(
+        (ctx.upstream ??= {}),
+        ctx.signal,
+        async (timeoutMs) => {
+          const events = this.deps.invoker
+            .invokeStream({
+              ...this.invokeOptions(body, ctx.signal, timeoutMs),
+              accept: codec.streamAccept,
+            })
+            [Symbol.asyncIterator]();
+          return { events, first: await events.next() };
+        },
+        false,
+      );
+      events = opened.events;
+      for (let step = opened.first; !step.done; step = await events.next()) {
+        const chunk = decoder.push(step.value);
+        if (!chunk) continue;
+        const out = reasoning.apply(chunk);
+        timer.chunk(out);
+        yield out;
       }
       // A stream cut short by the caller leaving must never read as a complete answer.
       if (ctx.signal.aborted) throw new ClientClosedError();
@@ -137,14 +193,24 @@ export class TargetPipeline {
         );
       }
       outcome = undefined;
+      timer.report(this.deps.metrics, this.deps.logger, ctx, true);
     } catch (error) {
       outcome = error;
       throw error;
     } finally {
       // A stream abandoned mid-way (`return()`) keeps the ClientClosedError outcome: no verdict.
-      this.breaker.record(outcome);
+      // Failures before the first event were recorded attempt by attempt.
+      if (events) {
+        this.breaker.record(outcome);
+        // Closes the upstream call of a stream left mid-way (a no-op once it ended).
+        await events.return?.().catch(() => undefined);
+      }
       release();
     }
+  }
+
+  private timer(): GenerationTimer {
+    return new GenerationTimer(this.labels, this.deps.scheduler.now);
   }
 
   private generationCodec(): GenerationCodec {
@@ -153,37 +219,36 @@ export class TargetPipeline {
   }
 
   /**
-   * The one upstream call, guarded by the target's breaker. The answer is read inside the guard:
-   * an answer the gateway cannot use (not the schema, a wrong count) counts against the target.
+   * The one upstream call, guarded by the target's breaker and retried where that is safe (see
+   * {@link UpstreamAttempts}). The answer is read inside the guard: an answer the gateway cannot
+   * use (not the schema, a wrong count) counts against the target, and is never retried.
    */
-  private async invoke<T>(
+  private invoke<T>(
     body: unknown,
     signal: AbortSignal,
+    window: UpstreamWindow,
     read: (answer: unknown) => T,
   ): Promise<T> {
-    try {
-      const result = read(await this.deps.invoker.invoke(this.invokeOptions(body, signal)));
-      this.breaker.record(undefined);
-      return result;
-    } catch (error) {
-      this.breaker.record(error);
-      throw error;
-    }
+    return this.attempts.run(window, signal, async (timeoutMs) =>
+      read(await this.deps.invoker.invoke(this.invokeOptions(body, signal, timeoutMs))),
+    );
   }
 
-  private invokeOptions(body: unknown, signal: AbortSignal) {
-    return {
-      target: this.target,
-      body,
-      signal,
-      timeoutMs: this.model.timeoutMs,
-      modelId: this.model.id,
-    };
+  private invokeOptions(body: unknown, signal: AbortSignal, timeoutMs: number) {
+    return { target: this.target, body, signal, timeoutMs, modelId: this.model.id };
   }
 
-  private async embedNow(items: readonly string[], signal: AbortSignal): Promise<number[][]> {
+  /**
+   * @param window the caller's upstream window (policy `admit`); a batch of many callers has its
+   *   own
+   */
+  private async embedNow(
+    items: readonly string[],
+    signal: AbortSignal,
+    window: UpstreamWindow = {},
+  ): Promise<number[][]> {
     // parseTeiResponse fails the whole batch on a count mismatch: no delivery by position.
-    return this.invoke(toTeiRequest(items), signal, (answer) =>
+    return this.invoke(toTeiRequest(items), signal, window, (answer) =>
       parseTeiResponse(answer, items.length, this.model.id),
     );
   }

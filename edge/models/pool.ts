@@ -1,6 +1,7 @@
 import type { BreakerState } from '../coalesce/breaker.js';
 import { TargetPipeline, type PipelineDeps } from './pipeline.js';
 import type { ModelRegistry, ModelRuntime, TargetRuntime } from './registry.js';
+import { RetryBudget } from './retry.js';
 
 /**
  * The gateway's target pipelines, one per model and target, built on first use. A target is its
@@ -9,6 +10,8 @@ import type { ModelRegistry, ModelRuntime, TargetRuntime } from './registry.js';
  */
 export class PipelinePool {
   private readonly pipelines = new Map<string, TargetPipeline>();
+  /** One retry budget per model, shared by its targets (and by failovers between them). */
+  private readonly budgets = new Map<string, RetryBudget>();
 
   constructor(
     private readonly registry: ModelRegistry,
@@ -19,10 +22,29 @@ export class PipelinePool {
     const key = keyOf(model, target);
     let pipeline = this.pipelines.get(key);
     if (!pipeline) {
-      pipeline = new TargetPipeline(model.config, target, this.deps);
+      pipeline = new TargetPipeline(model.config, target, this.deps, this.budgetOf(model));
       this.pipelines.set(key, pipeline);
     }
     return pipeline;
+  }
+
+  /** The pipeline of a target if one was built: an unused target's circuit is closed. */
+  peek(model: ModelRuntime, target: TargetRuntime): TargetPipeline | undefined {
+    return this.pipelines.get(keyOf(model, target));
+  }
+
+  /** The pipelines' monotonic clock (ms). */
+  now(): number {
+    return this.deps.scheduler.now();
+  }
+
+  budgetOf(model: ModelRuntime): RetryBudget {
+    let budget = this.budgets.get(model.config.id);
+    if (!budget) {
+      budget = new RetryBudget(model.config.retry, this.deps.scheduler.now);
+      this.budgets.set(model.config.id, budget);
+    }
+    return budget;
   }
 
   /** The circuit breakers, as the admin API reads and resets them. */

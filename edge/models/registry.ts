@@ -76,17 +76,21 @@ export class ModelRegistry {
     return model;
   }
 
-  /** Picks a target by weight. Targets of weight 0 are never picked. */
-  pick(model: ModelRuntime): TargetRuntime {
-    const total = model.targets.reduce((s, t) => s + t.weight, 0);
-    let r = this.random() * total;
-    for (const t of model.targets) {
-      if (t.weight <= 0) continue;
-      r -= t.weight;
-      if (r < 0) return t;
-    }
-    // Only reachable through rounding at r ≈ total: the last target with weight.
-    return [...model.targets].reverse().find((t) => t.weight > 0) ?? model.targets[0]!;
+  /**
+   * Picks a target by weight, failing over where the weighted choice cannot serve: `intended` is
+   * the plain weighted choice; `target` is `intended` when `usable` accepts it, otherwise a
+   * weighted choice among the other usable targets, or `undefined` when none is left. Targets of
+   * weight 0 (drained by an operator) are never picked.
+   */
+  pick(
+    model: ModelRuntime,
+    usable: (target: TargetRuntime) => boolean = () => true,
+  ): { intended: TargetRuntime; target: TargetRuntime | undefined } {
+    const weighted = model.targets.filter((t) => t.weight > 0);
+    const intended = byWeight(weighted, this.random()) ?? model.targets[0]!;
+    if (usable(intended)) return { intended, target: intended };
+    const rest = weighted.filter((t) => t !== intended && usable(t));
+    return { intended, target: byWeight(rest, this.random()) };
   }
 
   /**
@@ -122,6 +126,18 @@ export class ModelRegistry {
     return model;
   }
 }
+
+/** The target `r` (0 ≤ r < 1) falls on when the targets share [0, 1) by weight. */
+const byWeight = (targets: readonly TargetRuntime[], r: number): TargetRuntime | undefined => {
+  const total = targets.reduce((s, t) => s + t.weight, 0);
+  let left = r * total;
+  for (const t of targets) {
+    left -= t.weight;
+    if (left < 0) return t;
+  }
+  // Only reachable through rounding at r ≈ 1: the last one.
+  return targets.at(-1);
+};
 
 const truncate = (s: string): string => (s.length > 64 ? `${s.slice(0, 64)}…` : s);
 

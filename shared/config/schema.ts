@@ -68,6 +68,26 @@ export const breakerSchema = z.strictObject({
   cooldownMs: z.number().int().min(100).max(3_600_000).default(30_000),
 });
 
+/**
+ * Retries of one upstream call, per model: only throttling, 503 and connections refused or reset
+ * before any byte, never a container's 4xx, never once a stream has yielded (see
+ * docs/operations.md).
+ */
+export const retrySchema = z.strictObject({
+  /** Upstream calls per request and target, the first included; 1 turns retries off. @default 3 */
+  maxAttempts: z.number().int().min(1).max(10).default(3),
+  /** First backoff (full jitter, doubling per attempt). @default 100 */
+  baseDelayMs: z.number().int().min(1).max(60_000).default(100),
+  /** Longest backoff, and the longest upstream `Retry-After` honoured. @default 2000 */
+  maxDelayMs: z.number().int().min(1).max(600_000).default(2000),
+  /** Retries allowed over the window, as a percentage of first attempts. @default 10 */
+  budgetPercent: z.number().min(0).max(100).default(10),
+  /** Retries always allowed per window, so a quiet model can still retry. @default 5 */
+  budgetMinRetries: z.number().int().min(0).max(100_000).default(5),
+  /** Sliding window of the retry budget. @default 10000 */
+  budgetWindowMs: z.number().int().min(1000).max(3_600_000).default(10_000),
+});
+
 export const modelSchema = z
   .strictObject({
     /** Public id clients pass as `model`. */
@@ -135,6 +155,7 @@ export const modelSchema = z
     batch: batchSchema.prefault({}),
     admit: admitSchema.prefault({}),
     breaker: breakerSchema.prefault({}),
+    retry: retrySchema.prefault({}),
     /** Upstream timeout for one invocation. @default 60000 */
     timeoutMs: z.number().int().min(100).max(3_600_000).default(60_000),
     /** Embedding dimension, reported by `/v1/models` when known. */
@@ -234,6 +255,14 @@ export const modelSchema = z
         code: 'custom',
         message: 'maxConcurrentBatches must be at least maxInflightBatches',
         path: ['batch', 'maxConcurrentBatches'],
+      });
+      return z.NEVER;
+    }
+    if (m.retry.maxDelayMs < m.retry.baseDelayMs) {
+      ctx.addIssue({
+        code: 'custom',
+        message: 'maxDelayMs must be at least baseDelayMs',
+        path: ['retry', 'maxDelayMs'],
       });
       return z.NEVER;
     }

@@ -125,18 +125,30 @@ describe('ModelService through the gateway and the simulator', () => {
   });
 
   it.each([
-    ['5xx', 502],
-    ['throttle', 429],
-  ] as const)('maps a %s fault of the batch to %i for its callers', async (fault, status) => {
+    ['5xx', 1, 502],
+    ['throttle', 3, 429],
+  ] as const)(
+    'maps a %s fault of the batch, on every attempt (%i), to %i for its callers',
+    async (fault, attempts, status) => {
+      const post = gateway();
+      embedSim.inject(fault, attempts);
+      const res = await post('/v1/embeddings', embed('y:1'));
+      expect(res.status).toBe(status);
+      expect(embedSim.stats.invocations).toBe(attempts);
+    },
+  );
+
+  it('retries a batch the endpoint throttled once and answers its callers', async () => {
     const post = gateway();
-    embedSim.inject(fault);
-    const res = await post('/v1/embeddings', embed('y:1'));
-    expect(res.status).toBe(status);
+    embedSim.inject('throttle');
+    const res = await post('/v1/embeddings', embed('y:4'));
+    expect(await vectors(res)).toEqual([embeddingOf('y:4')]);
+    expect(embedSim.stats.invocations).toBe(2);
   });
 
-  it('fails the callers of a batch whose connection is reset with 502', async () => {
+  it('fails the callers of a batch whose connection is reset on every attempt with 502', async () => {
     const post = gateway();
-    embedSim.inject('reset');
+    embedSim.inject('reset', 3);
     const res = await post('/v1/embeddings', embed('y:2'));
     expect(res.status).toBe(502);
     expect((await res.json()).error.code).toBe('upstream_connection_reset');
