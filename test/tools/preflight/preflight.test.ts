@@ -289,7 +289,7 @@ describe('npm run preflight finds each problem and says how to fix it', () => {
     const { exitCode, rows } = await run();
     expect(rows('images')[0]).toMatchObject({
       status: 'fail',
-      detail: `763104351884.dkr.ecr.eu-west-1.amazonaws.com/djl-inference:${LMI_TAG}: ImageNotFound (Requested image not found)`,
+      detail: 'ImageNotFound in registry 763104351884 (eu-west-1): Requested image not found',
       fix: expect.stringContaining(
         'Set imageTag on deepseek-r1-distill-llama-8b to a tag AWS publishes in eu-west-1',
       ),
@@ -306,7 +306,7 @@ describe('npm run preflight finds each problem and says how to fix it', () => {
     const { exitCode, rows, text } = await run();
     expect(rows('images').map((r) => r.status)).toEqual(['unverified', 'unverified']);
     expect(rows('images')[0]!.fix).toContain(
-      `Allow ecr:BatchGetImage on arn:aws:ecr:eu-west-1:763104351884:repository/djl-inference`,
+      'allow ecr:BatchGetImage on arn:aws:ecr:eu-west-1:763104351884:repository/djl-inference',
     );
     expect(text).toContain('2 could not be verified');
     expect(exitCode).toBe(0);

@@ -110,7 +110,7 @@ async function checkPrefix(
     return {
       ...base,
       status: 'pass',
-      detail: `${files.length} files in ${where} (${need.servedBy})`,
+      detail: `${files.length} files in bucket ${bucket} (${need.servedBy})`,
     };
   }
   return {

@@ -55,7 +55,7 @@ export const certificateCheck: Check = {
     if (!cert) {
       return [{ ...base, status: 'fail', detail: `no certificate ${arn}`, fix: request }];
     }
-    const names = [cert.DomainName, ...(cert.SubjectAlternativeNames ?? [])].filter(
+    const names = [...new Set([cert.DomainName, ...(cert.SubjectAlternativeNames ?? [])])].filter(
       (n): n is string => typeof n === 'string',
     );
     const uncovered = domains.filter((d) => !names.some((n) => covers(n, d)));

@@ -78,6 +78,7 @@ export const imagesCheck: Check = {
 async function checkImage(ctx: PreflightContext, image: ImageNeed): Promise<CheckResult> {
   const base = { check: 'images', subject: `${image.repository}:${image.tag}` };
   const by = image.models.join(', ');
+  const where = `${image.registryId} (${ctx.config.region})`;
   const retag = `Set imageTag on ${by} to a tag AWS publishes in ${ctx.config.region} (the Deep Learning Containers "available images" list), or update the pin in cdk/config/images.ts.`;
   try {
     const out = await ctx.clients.ecr(ctx.config.region).send(
@@ -88,13 +89,13 @@ async function checkImage(ctx: PreflightContext, image: ImageNeed): Promise<Chec
       }),
     );
     if ((out.images ?? []).length > 0) {
-      return { ...base, status: 'pass', detail: `${image.uri} (${by})` };
+      return { ...base, status: 'pass', detail: `in registry ${where} (${by})` };
     }
     const failure = out.failures?.[0];
     return {
       ...base,
       status: 'fail',
-      detail: `${image.uri}: ${failure?.failureCode ?? 'not found'}${failure?.failureReason ? ` (${failure.failureReason})` : ''}`,
+      detail: `${failure?.failureCode ?? 'not found'} in registry ${where}${failure?.failureReason ? `: ${failure.failureReason}` : ''}`,
       fix: retag,
     };
   } catch (err) {
@@ -102,12 +103,17 @@ async function checkImage(ctx: PreflightContext, image: ImageNeed): Promise<Chec
       return {
         ...base,
         status: 'unverified',
-        detail: `${image.uri}: the registry ${image.registryId} did not let this account read it (${errorName(err)})`,
-        fix: `Allow ecr:BatchGetImage on arn:aws:ecr:${ctx.config.region}:${image.registryId}:repository/${image.repository} to the credentials preflight runs with to check it. SageMaker pulls with the model's execution role, which the stack grants ecr:BatchGetImage, so this row alone does not stop the deploy.`,
+        detail: `registry ${where} did not let these credentials read it (${errorName(err)})`,
+        fix: `To check, allow ecr:BatchGetImage on arn:aws:ecr:${ctx.config.region}:${image.registryId}:repository/${image.repository}. SageMaker pulls with the model's execution role (the stack grants it), so this denial alone does not stop the deploy, but the tag stays unchecked.`,
       };
     }
     if (['RepositoryNotFoundException', 'ImageNotFoundException'].includes(errorName(err))) {
-      return { ...base, status: 'fail', detail: `${image.uri}: ${errorMessage(err)}`, fix: retag };
+      return {
+        ...base,
+        status: 'fail',
+        detail: `registry ${where}: ${errorMessage(err)}`,
+        fix: retag,
+      };
     }
     throw err;
   }
