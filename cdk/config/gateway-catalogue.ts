@@ -1,5 +1,6 @@
 import { gatewayConfigSchema, type GatewayConfigInput } from '../../shared/config/schema.js';
 import type { ModelDeployment, SluiceConfig } from './schema.js';
+import { gatewayFleet, perWorkerShare } from './gateway-fleet.js';
 
 /**
  * Builds the gateway's model catalogue (`SLUICE_CONFIG_JSON`) from the deployment config: one
@@ -20,6 +21,7 @@ import type { ModelDeployment, SluiceConfig } from './schema.js';
  * at start-up fails `cdk synth` instead.
  */
 export function gatewayCatalogue(config: SluiceConfig): GatewayConfigInput {
+  const fleet = gatewayFleet(config.gateway);
   const catalogue: GatewayConfigInput = {
     models: config.models.map((m) => {
       const embedding = m.kind === 'embedding';
@@ -29,6 +31,8 @@ export function gatewayCatalogue(config: SluiceConfig): GatewayConfigInput {
         policy: embedding ? 'batch' : 'admit',
         format: embedding ? 'tei' : 'openai',
         ...(embedding ? {} : { reasoning: m.reasoningParser ? 'field' : 'think-tags' }),
+        // Budgets live in each gateway worker: each gets its share of the engine's concurrency.
+        ...workerBudget(embedding, perWorkerShare(m.gatewayConcurrency, fleet)),
         targets: [target(m)],
       };
     }),
@@ -56,4 +60,15 @@ function target(m: ModelDeployment): {
     };
   }
   return { id: 'default', endpoint: m.endpointName, weight: 100 };
+}
+
+/** One worker's budget against the model's target (docs/lambda.md). */
+function workerBudget(
+  embedding: boolean,
+  share: number,
+): Pick<GatewayConfigInput['models'][number], 'admit' | 'batch'> {
+  if (embedding) {
+    return { batch: { maxConcurrentBatches: share, maxInflightBatches: Math.min(2, share) } };
+  }
+  return { admit: { maxConcurrency: share } };
 }

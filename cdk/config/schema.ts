@@ -6,6 +6,7 @@ import {
   type InferenceComponentDeployment,
 } from './inference-components.js';
 import { instanceType, sagemakerName } from './instance-types.js';
+import { gatewayFleet, gatewayFleetSchema, perWorkerShare } from './gateway-fleet.js';
 import { requiredEnvironmentConflicts } from './images.js';
 
 /**
@@ -104,6 +105,12 @@ const rawModelSchema = z
     variants: z.array(variantSchema).min(1).max(10).optional(),
     /** Run the model as an inference component on a shared endpoint instead. */
     inferenceComponent: inferenceComponentSchema.optional(),
+    /**
+     * Requests the whole gateway fleet may hold in flight against this model's engine at once
+     * (e.g. its rolling-batch size × instances); each gateway worker gets an equal share (see
+     * docs/lambda.md). @default 256
+     */
+    gatewayConcurrency: z.number().int().min(1).max(1_000_000).default(256),
   })
   .superRefine((m, ctx) => {
     const issue = (message: string, path: string): void => {
@@ -326,20 +333,8 @@ export const sluiceConfigSchema = z
      * one). @default [] (every model on its own endpoint)
      */
     sharedEndpoints: z.array(sharedEndpointSchema).max(20).default([]),
-    gateway: z
-      .strictObject({
-        /** Concurrent requests one execution environment serves. @default 64 */
-        maxConcurrency: z.number().int().min(1).max(1024).default(64),
-        /** Memory per vCPU, GiB (2, 4 or 8). @default 2 */
-        memoryGiBPerVCpu: z.union([z.literal(2), z.literal(4), z.literal(8)]).default(2),
-        /** Function memory, MiB (Managed Instances need at least 2048). @default 2048 */
-        memoryMiB: z.number().int().min(2048).max(32_768).default(2048),
-        /** Capacity provider vCPU ceiling. @default 64 */
-        maxVCpu: z.number().int().min(2).max(10_000).default(64),
-        /** CPU target of the capacity provider's scaling, percent. @default 70 */
-        cpuTargetPercent: z.number().min(10).max(95).default(70),
-      })
-      .prefault({}),
+    /** The gateway's Managed Instances fleet (see `gateway-fleet.ts` and docs/lambda.md). */
+    gateway: gatewayFleetSchema,
     canary: canarySchema.prefault({}),
     alarms: alarmSchema.prefault({}),
     edge: z
@@ -423,13 +418,23 @@ export const sluiceConfigSchema = z
       }
     });
   })
-  .superRefine((c, ctx) =>
+  .superRefine((c, ctx) => {
     checkPlacement(
       c.sharedEndpoints,
       c.models.map((m) => (m.hosting === 'component' ? m.inferenceComponent : undefined)),
       ctx,
-    ),
-  );
+    );
+    const fleet = gatewayFleet(c.gateway);
+    c.models.forEach((m, i) => {
+      if (perWorkerShare(m.gatewayConcurrency, fleet) >= 1) return;
+      ctx.addIssue({
+        code: 'custom',
+        path: ['models', i, 'gatewayConcurrency'],
+        message:
+          `${m.gatewayConcurrency} is less than one request per gateway worker (${fleet.maxWorkers} = ` +
+          `${fleet.maxEnvironments} environments × ${fleet.workersPerEnvironment} workers): raise it to ` +
+          `${fleet.maxWorkers}, or lower gateway.maxVCpu, gateway.maxEnvironments or gateway.workersPerEnvironment`,
+      });
 
 export type SluiceConfigInput = z.input<typeof sluiceConfigSchema>;
 export type SluiceConfig = z.output<typeof sluiceConfigSchema>;

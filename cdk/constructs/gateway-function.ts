@@ -51,8 +51,14 @@ export interface GatewayFunctionProps {
   readonly canaryPercent?: number;
   /** Bake time before the rest of the traffic moves. @default 10 minutes */
   readonly bakeTime?: Duration;
-  /** Concurrent requests per execution environment. @default 64 */
+  /** Concurrent requests per execution environment (1–1600). @default 64 */
   readonly maxConcurrency?: number;
+  /**
+   * Node.js worker threads per environment, set as `AWS_LAMBDA_NODEJS_WORKER_COUNT` (unset, the
+   * runtime starts 8 per vCPU). Each worker holds its own gateway budgets (docs/lambda.md).
+   * @default the environment's vCPUs (memoryMiB ÷ (1024 × memoryGiBPerVCpu))
+   */
+  readonly workersPerEnvironment?: number;
   /** @default 2 */
   readonly memoryGiBPerVCpu?: number;
   /** @default 2048 */
@@ -85,6 +91,21 @@ export class GatewayFunction extends Construct {
     const canary = props.canaryPercent ?? 5;
     if (canary < 1 || canary > 99) throw new Error('GatewayFunction: canaryPercent must be 1..99');
     if (props.endpointArns.length === 0) throw new Error('GatewayFunction: no endpoints');
+    const memoryMiB = props.memoryMiB ?? 2048;
+    const memoryGiBPerVCpu = props.memoryGiBPerVCpu ?? 2;
+    const maxConcurrency = props.maxConcurrency ?? 64;
+    const vCpus = Math.floor(memoryMiB / (1024 * memoryGiBPerVCpu));
+    if (memoryMiB < 2048 || vCpus < 1 || memoryMiB % (1024 * memoryGiBPerVCpu) !== 0) {
+      throw new Error(
+        'GatewayFunction: memoryMiB must be at least 2048 and a whole multiple of 1024 × memoryGiBPerVCpu',
+      );
+    }
+    const workers = props.workersPerEnvironment ?? vCpus;
+    if (maxConcurrency < workers || maxConcurrency > 1600) {
+      throw new Error(
+        'GatewayFunction: maxConcurrency must lie within [workersPerEnvironment, 1600]',
+      );
+    }
 
     const logGroup = new logs.LogGroup(this, 'Logs', {
       encryptionKey: props.key,
@@ -128,11 +149,11 @@ export class GatewayFunction extends Construct {
       handler: 'handler',
       runtime: GATEWAY_RUNTIME,
       architecture: lambda.Architecture.X86_64,
-      memorySize: props.memoryMiB ?? 2048,
+      memorySize: memoryMiB,
       timeout: Duration.minutes(5),
       role,
       logGroup,
-      environment: props.environment,
+      environment: { ...props.environment, AWS_LAMBDA_NODEJS_WORKER_COUNT: String(workers) },
       projectRoot: REPO_ROOT,
       depsLockFilePath: path.join(REPO_ROOT, 'package-lock.json'),
       bundling: BUNDLING,
@@ -149,8 +170,8 @@ export class GatewayFunction extends Construct {
       ]),
     });
     this.capacityProvider.addFunction(this.function, {
-      perExecutionEnvironmentMaxConcurrency: props.maxConcurrency ?? 64,
-      executionEnvironmentMemoryGiBPerVCpu: props.memoryGiBPerVCpu ?? 2,
+      perExecutionEnvironmentMaxConcurrency: maxConcurrency,
+      executionEnvironmentMemoryGiBPerVCpu: memoryGiBPerVCpu,
       // Traffic reaches numbered versions through the alias; CodeDeploy moves it between them.
       publishToLatestPublished: false,
     });

@@ -9,6 +9,7 @@ import {
   LOOKUP_ZONES,
 } from '../config/availability-zones.js';
 import { gatewayCatalogue } from '../config/gateway-catalogue.js';
+import { gatewayFleet } from '../config/gateway-fleet.js';
 import { componentModels, type SluiceConfig } from '../config/schema.js';
 import { EdgeDistribution, FORWARDED_AUTH_HEADER } from '../constructs/edge-distribution.js';
 import { EdgePayloadHash } from '../constructs/edge-payload-hash.js';
@@ -143,6 +144,7 @@ export class ServingStack extends Stack {
       canaryPercent: config.canary.percentage,
       bakeTime: Duration.minutes(config.canary.bakeMinutes),
       maxConcurrency: config.gateway.maxConcurrency,
+      workersPerEnvironment: gatewayFleet(config.gateway).workersPerEnvironment,
       memoryGiBPerVCpu: config.gateway.memoryGiBPerVCpu,
       memoryMiB: config.gateway.memoryMiB,
       maxVCpu: config.gateway.maxVCpu,
