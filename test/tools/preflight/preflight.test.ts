@@ -163,7 +163,34 @@ describe('npm run preflight finds each problem and says how to fix it', () => {
     const { rows } = await run(deploymentOf(rest, { [key]: ['eu-west-1a', 'eu-west-1d'] }));
     expect(rows('zones')[0]).toMatchObject({
       status: 'fail',
-      detail: `eu-west-1d does not exist (or is not enabled for the account); zones from context ${key}`,
+      detail: `eu-west-1d does not exist (or is not enabled for the account); zones from cdk.context.json ${key}`,
+      fix: 'Set sluice.availabilityZones to two or three of: eu-west-1a, eu-west-1b, eu-west-1c.',
+    });
+  });
+
+  it("fails configured zones the recorded lookup does not list, with the app's own message", async () => {
+    const key = `availability-zones:account=${ACCOUNT}:region=eu-west-1`;
+    const { rows } = await run(deploymentOf(INPUT, { [key]: ['eu-west-1a', 'eu-west-1c'] }));
+    expect(rows('zones')[0]).toMatchObject({
+      status: 'fail',
+      detail: expect.stringMatching(
+        /^sluice\.availabilityZones: eu-west-1b is not among the zones/,
+      ),
+    });
+  });
+
+  it('with no zones configured or recorded, checks what the lookup at deploy would find', async () => {
+    const { availabilityZones: _, ...rest } = INPUT;
+    expect((await run(deploymentOf(rest))).rows('zones')[0]).toMatchObject({
+      status: 'pass',
+      detail: expect.stringContaining('would pick eu-west-1a, eu-west-1b, eu-west-1c'),
+    });
+    mocks.ec2.on(DescribeAvailabilityZonesCommand).resolves({
+      AvailabilityZones: [{ ZoneName: 'eu-west-1a', State: 'available' }],
+    });
+    expect((await run(deploymentOf(rest))).rows('zones')[0]).toMatchObject({
+      status: 'fail',
+      detail: 'only 1 available zone(s); the gateway VPC needs two',
     });
   });
 
