@@ -1,4 +1,6 @@
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { CHECKS } from '../../../tools/preflight/checks/index.js';
 import { covers } from '../../../tools/preflight/checks/certificate.js';
 import { artifactNeeds } from '../../../tools/preflight/checks/artifacts.js';
 import { instanceNeeds } from '../../../tools/preflight/checks/quotas.js';
@@ -47,5 +49,13 @@ describe('what the checks derive from the config', () => {
     expect(covers('*.example.com', 'a.b.example.com')).toBe(false);
     expect(covers('*.example.com', 'example.com')).toBe(false);
     expect(covers('example.com', 'api.example.com')).toBe(false);
+  });
+});
+
+describe('docs/preflight.md', () => {
+  it('lists every IAM action a check calls', () => {
+    const doc = readFileSync('docs/preflight.md', 'utf8');
+    const actions = [...new Set(CHECKS.flatMap((c) => c.permissions))];
+    expect(actions.filter((a) => !doc.includes(`| \`${a}\``))).toEqual([]);
   });
 });
