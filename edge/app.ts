@@ -9,7 +9,9 @@ import {
   toGatewayError,
 } from '../shared/errors.js';
 import type { Scheduler } from './coalesce/scheduler.js';
+import type { AuditSink } from './admin/audit.js';
 import type { MetricsRenderer } from './admin/metrics-route.js';
+import { usageRoute } from './admin/usage-route.js';
 import type { TrafficController } from './admin/traffic.js';
 import { mountIdentity } from './auth/mount.js';
 import type { AuthOptions } from './auth/options.js';
@@ -21,6 +23,9 @@ import { ModelRegistry } from './models/registry.js';
 import { ModelService } from './models/service.js';
 import { healthRoutes } from './routes/health.js';
 import { openAIRoutes } from './routes/openai.js';
+import type { QuotaGate } from './quota/gate.js';
+import { Metering } from './usage/metering.js';
+import type { UsageSink } from './usage/sink.js';
 import { systemClock, silentLogger, type AppEnv, type Clock, type Logger } from './types.js';
 
 /** Largest admin request body. */
@@ -46,6 +51,12 @@ export interface AppDeps {
   traffic?: TrafficController;
   /** Renders `GET /metrics` (a `PromMetrics`). @default `metrics` when it can render */
   prometheus?: MetricsRenderer;
+  /** Where admin changes are recorded, whatever the log level. @default JSON lines on stdout */
+  audit?: AuditSink;
+  /** Token quotas shared by the fleet (see `quotaGateFromEnv`). @default none */
+  quota?: QuotaGate;
+  /** Usage records, one per generation. @default none */
+  usage?: UsageSink;
   /** Timers of the coalescers and retries. @default the Node process's timers */
   scheduler?: Scheduler;
   /** Jitter of retry backoffs. @default Math.random */
@@ -130,10 +141,18 @@ export const createApp = (deps: AppDeps): GatewayApp => {
     ...(deps.traffic ? { traffic: deps.traffic } : {}),
     ...(renderer ? { metrics: renderer } : {}),
     breakers: service.breakers,
+    ...(deps.audit ? { audit: deps.audit } : {}),
+  });
+  app.route('/admin', usageRoute({ quota: deps.quota, clock }));
+  const metering = new Metering({
+    clock,
+    quota: deps.quota,
+    usage: deps.usage,
+    charsPerToken: deps.config.quotas.charsPerToken,
   });
 
   app.route('/', healthRoutes({ registry, health }));
-  app.route('/v1', openAIRoutes({ registry, service, clock, logger }));
+  app.route('/v1', openAIRoutes({ registry, service, clock, logger, metering }));
 
   app.notFound((c) => {
     const error = new NotFoundError(`Unknown route ${c.req.method} ${c.req.path}.`, {

@@ -13,11 +13,14 @@ import type { AppEnv, Logger } from '../types.js';
 import type { BreakerState } from '../coalesce/breaker.js';
 import type { EndpointHealth, EndpointHealthState } from '../models/endpoint-health.js';
 import type { TrafficController } from './traffic.js';
+import { jsonAuditSink, type AuditSink } from './audit.js';
 
 export interface AdminRoutesDeps {
   registry: ModelRegistry;
   traffic: TrafficController;
   logger: Logger;
+  /** Where admin changes are recorded, whatever the log level. @default JSON lines on stdout */
+  audit?: AuditSink;
   /** Endpoint health per target; omitted reports `unknown`. */
   health?: EndpointHealth;
   /**
@@ -61,7 +64,7 @@ const weightsBody = z.strictObject({
 /**
  * The admin API, mounted at `/admin`. Authorization is the RBAC table's (`ROUTE_RULES`); this
  * router assumes it ran. Every change needs `If-Match` with the model's current ETag (or `*`
- * to overwrite knowingly), is serialised per model, and writes one audit line.
+ * to overwrite knowingly), is serialised per model, and writes one record to the audit sink.
  *
  * Model ids containing `/` are sent percent-encoded (`org%2Fmodel`).
  */
@@ -126,7 +129,8 @@ export const adminRoutes = (deps: AdminRoutesDeps): Hono<AppEnv> => {
     );
   };
 
-  const audit = (
+  const audit = deps.audit ?? jsonAuditSink();
+  const recordChange = (
     c: Context<AppEnv>,
     action: string,
     before: ModelRuntime,
@@ -134,19 +138,15 @@ export const adminRoutes = (deps: AdminRoutesDeps): Hono<AppEnv> => {
     extra: Record<string, unknown> = {},
   ): void => {
     const p = c.get('principal');
-    deps.logger.info(
-      {
-        audit: true,
-        requestId: c.get('requestId'),
-        actor: { subject: p.subject, clientId: p.clientId ?? null, roles: p.roles },
-        action,
-        model: before.config.id,
-        before: snapshot(before),
-        after: snapshot(after),
-        ...extra,
-      },
-      'admin change',
-    );
+    audit.write({
+      requestId: c.get('requestId'),
+      actor: { subject: p.subject, clientId: p.clientId ?? null, roles: p.roles },
+      action,
+      model: before.config.id,
+      before: snapshot(before),
+      after: snapshot(after),
+      ...extra,
+    });
   };
 
   const respond = async (c: Context<AppEnv>, m: ModelRuntime) => {
@@ -178,7 +178,7 @@ export const adminRoutes = (deps: AdminRoutesDeps): Hono<AppEnv> => {
       } else {
         history.get(before.config.id)?.pop();
       }
-      audit(c, reason === 'set' ? 'weights.set' : 'weights.rollback', before, after, {
+      recordChange(c, reason === 'set' ? 'weights.set' : 'weights.rollback', before, after, {
         traffic: deps.traffic.kind,
         ...(executionArn ? { executionArn } : {}),
       });
@@ -192,7 +192,7 @@ export const adminRoutes = (deps: AdminRoutesDeps): Hono<AppEnv> => {
       // Asking for the state the model is in changes nothing, so it writes no audit line.
       if (before.state === state) return respond(c, before);
       const after = deps.registry.setState(before.config.id, state, before.version);
-      audit(c, action, before, after);
+      recordChange(c, action, before, after);
       return respond(c, after);
     });
 
@@ -235,7 +235,7 @@ export const adminRoutes = (deps: AdminRoutesDeps): Hono<AppEnv> => {
     }
     const before = deps.breakers.states(model.config.id);
     deps.breakers.reset(model.config.id);
-    audit(c, 'breakers.reset', model, model, {
+    recordChange(c, 'breakers.reset', model, model, {
       circuits: { before, after: deps.breakers.states(model.config.id) },
     });
     return respond(c, model);

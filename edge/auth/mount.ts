@@ -27,6 +27,8 @@ export interface IdentityDeps {
   metrics?: MetricsRenderer;
   /** The targets' circuit breakers, for the admin API. */
   breakers?: AdminRoutesDeps['breakers'];
+  /** Where admin changes are recorded. @default JSON lines on stdout */
+  audit?: AdminRoutesDeps['audit'];
 }
 
 /**
@@ -69,6 +71,7 @@ export const mountIdentity = (app: Hono<AppEnv>, deps: IdentityDeps): void => {
       logger: deps.logger,
       health: deps.health,
       ...(deps.breakers ? { breakers: deps.breakers } : {}),
+      ...(deps.audit ? { audit: deps.audit } : {}),
     }),
   );
   app.route('/', metricsRoute(deps.metrics));

@@ -55,6 +55,7 @@ export const ROUTE_RULES: readonly RouteRule[] = Object.freeze([
   { method: 'GET', path: '/metrics', permission: 'metrics:read' },
   { method: 'GET', path: '/admin/models', permission: 'admin:read' },
   { method: 'GET', path: '/admin/models/:id', permission: 'admin:read' },
+  { method: 'GET', path: '/admin/usage', permission: 'admin:read' },
   { method: 'PUT', path: '/admin/models/:id/weights', permission: 'models:weights' },
   { method: 'POST', path: '/admin/models/:id/rollback', permission: 'models:rollback' },
   { method: 'POST', path: '/admin/models/:id/pause', permission: 'models:operate' },

@@ -12,6 +12,7 @@ import {
   completionSchema,
   embeddingSchema,
 } from '../formats/openai-schemas.js';
+import type { Metering } from '../usage/metering.js';
 import { chatRequest, completionRequest } from './generation-request.js';
 import { inferenceContext, streamCompletion, usageBody } from './sse.js';
 
@@ -20,6 +21,8 @@ export interface OpenAIRoutesDeps {
   service: ModelService;
   clock: Clock;
   logger: Logger;
+  /** Token quotas and usage records around each generation. @default none */
+  metering?: Metering;
 }
 
 /** The OpenAI-compatible API, mounted at `/v1`. */
@@ -37,6 +40,7 @@ export const openAIRoutes = (deps: OpenAIRoutesDeps): Hono<AppEnv> => {
     const body = await readJson(c, chatCompletionSchema);
     const model = resolve(c, registry, body.model, ['chat']);
     const request = chatRequest(model, body);
+    const meter = await deps.metering?.start(c, model, request, body.stream === true);
     const base = {
       id: `chatcmpl-${randomUUID().replaceAll('-', '')}`,
       created: Math.floor(clock.now() / 1000),
@@ -60,9 +64,11 @@ export const openAIRoutes = (deps: OpenAIRoutesDeps): Hono<AppEnv> => {
           ...(includeUsage ? { usage: null } : {}),
         }),
         usage: includeUsage ? (u) => ({ ...base, object, choices: [], usage: u }) : undefined,
+        meter,
       });
     }
-    const result = await withAbort(c, (ctx) => service.generate(model, request, ctx));
+    const work = withAbort(c, (ctx) => service.generate(model, request, ctx));
+    const result = await (meter ? meter.track(work) : work);
     return c.json({
       ...base,
       object: 'chat.completion',
@@ -80,6 +86,7 @@ export const openAIRoutes = (deps: OpenAIRoutesDeps): Hono<AppEnv> => {
     const body = await readJson(c, completionSchema);
     const model = resolve(c, registry, body.model, ['chat', 'completion']);
     const request = completionRequest(model, body);
+    const meter = await deps.metering?.start(c, model, request, body.stream === true);
     const base = {
       id: `cmpl-${randomUUID().replaceAll('-', '')}`,
       created: Math.floor(clock.now() / 1000),
@@ -103,9 +110,11 @@ export const openAIRoutes = (deps: OpenAIRoutesDeps): Hono<AppEnv> => {
           ...(includeUsage ? { usage: null } : {}),
         }),
         usage: includeUsage ? (u) => ({ ...base, object, choices: [], usage: u }) : undefined,
+        meter,
       });
     }
-    const result = await withAbort(c, (ctx) => service.generate(model, request, ctx));
+    const work = withAbort(c, (ctx) => service.generate(model, request, ctx));
+    const result = await (meter ? meter.track(work) : work);
     return c.json({
       ...base,
       object,

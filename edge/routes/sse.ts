@@ -5,6 +5,7 @@ import type { GenerationChunk, GenerationRequest, Usage } from '../formats/gener
 import type { ModelRuntime } from '../models/registry.js';
 import type { InferenceContext } from '../models/service.js';
 import type { AppEnv } from '../types.js';
+import type { Meter } from '../usage/metering.js';
 import type { OpenAIRoutesDeps } from './openai.js';
 
 /** OpenAI's usage object; zeros where the container reported nothing. */
@@ -36,6 +37,8 @@ export interface StreamShape {
   chunk: (chunk: GenerationChunk) => object;
   /** The closing usage event, when the client asked for one (`stream_options.include_usage`). */
   usage: ((u: ReturnType<typeof usageBody>) => object) | undefined;
+  /** Settles the request's tokens and records its usage when the stream ends. */
+  meter?: Meter | undefined;
 }
 
 /**
@@ -63,6 +66,7 @@ export const streamCompletion = async (
     head = await iterator.next();
   } catch (err) {
     clientSignal.removeEventListener('abort', abort);
+    shape.meter?.finish({ error: err, clientLeft: controller.signal.aborted });
     throw err;
   }
   c.header('cache-control', 'no-cache');
@@ -70,6 +74,7 @@ export const streamCompletion = async (
   return streamSSE(c, async (sse) => {
     sse.onAbort(abort);
     let usage: Usage | undefined;
+    let failure: unknown;
     try {
       for (let step = head; !step.done; step = await iterator.next()) {
         const chunk = step.value;
@@ -81,6 +86,7 @@ export const streamCompletion = async (
       if (shape.usage) await sse.writeSSE({ data: JSON.stringify(shape.usage(usageBody(usage))) });
       await sse.writeSSE({ data: '[DONE]' });
     } catch (err) {
+      failure = err;
       if (controller.signal.aborted) return;
       const error = toGatewayError(err);
       deps.logger.warn(
@@ -96,6 +102,12 @@ export const streamCompletion = async (
     } finally {
       clientSignal.removeEventListener('abort', abort);
       if (controller.signal.aborted) await iterator.return?.();
+      shape.meter?.finish({
+        usage,
+        error: failure,
+        started: true,
+        clientLeft: controller.signal.aborted,
+      });
     }
   });
 };

@@ -378,6 +378,47 @@ export const limitsSchema = z.strictObject({
   maxTrackedKeys: z.number().int().min(100).max(10_000_000).default(100_000),
 });
 
+/** Tokens a counter may use per UTC day and per UTC month; an absent window has no limit. */
+export const tokenQuotaSchema = z.strictObject({
+  daily: z.number().int().min(1).max(1e15).optional(),
+  monthly: z.number().int().min(1).max(1e15).optional(),
+});
+
+/**
+ * Token quotas that hold across the fleet: counters per tenant and per principal class (the
+ * token's app client inside its tenant), per UTC day and month, in the DynamoDB table named by
+ * `SLUICE_QUOTA_TABLE` (or `tableName`). See docs/usage.md.
+ */
+export const quotasSchema = z.strictObject({
+  /** @default false */
+  enabled: z.boolean().default(false),
+  /** The DynamoDB table; `SLUICE_QUOTA_TABLE` wins. */
+  tableName: z
+    .string()
+    .regex(/^[a-zA-Z0-9_.-]{3,255}$/, 'must be a DynamoDB table name')
+    .optional(),
+  /**
+   * When the table cannot be reached: `closed` refuses generations (503 `quota_unavailable`);
+   * `open` admits them against this process's own count and logs each failure. @default 'closed'
+   */
+  onStoreError: z.enum(['open', 'closed']).default('closed'),
+  /** Every tenant's quota. @default no limit (still counted, for `GET /admin/usage`) */
+  tenant: tokenQuotaSchema.prefault({}),
+  /** Quotas of named tenants; win over `tenant`. */
+  byTenant: z.record(z.string().min(1), tokenQuotaSchema).default({}),
+  /** Every principal class's quota within its tenant. @default no limit (not counted) */
+  principalClass: tokenQuotaSchema.prefault({}),
+  /** Quotas of named principal classes (app client ids); win over `principalClass`. */
+  byPrincipalClass: z.record(z.string().min(1), tokenQuotaSchema).default({}),
+  /**
+   * Characters per prompt token in the estimate a request reserves; lower reserves more.
+   * @default 3
+   */
+  charsPerToken: z.number().min(0.5).max(16).default(3),
+  /** Days a window's counters are kept after it ends (the table's TTL). @default 35 */
+  retentionDays: z.number().int().min(1).max(3660).default(35),
+});
+
 export const gatewayConfigSchema = z
   .strictObject({
     models: z.array(modelSchema).min(1),
@@ -397,6 +438,7 @@ export const gatewayConfigSchema = z
       .prefault({}),
     auth: authSchema.prefault({}),
     limits: limitsSchema.prefault({}),
+    quotas: quotasSchema.prefault({}),
   })
   .superRefine((c, ctx) => {
     const seen = new Set<string>();
@@ -418,3 +460,5 @@ export type TargetConfig = ModelConfig['targets'][number];
 export type AuthConfig = GatewayConfig['auth'];
 export type LimitsConfig = GatewayConfig['limits'];
 export type LimitSpec = z.output<typeof limitSpecSchema>;
+export type QuotasConfig = GatewayConfig['quotas'];
+export type TokenQuota = z.output<typeof tokenQuotaSchema>;

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../../edge/app.js';
 import type { Principal } from '../../edge/auth/principal.js';
 import { SageMakerInvoker } from '../../edge/invoke/sagemaker.js';
-import { serveApp, type ServedApp } from '../../edge/runtime/serve.js';
+import { serveApp, type RunningServer } from '../../edge/runtime/serve.js';
 import { loadGatewayConfig } from '../../shared/config/load.js';
 import { startLocalEndpoint, type LocalEndpoint } from '../../local/endpoint/server.js';
 import { createLocalBackends, type LocalBackends } from '../../local/model/local-backends.js';
@@ -14,7 +14,7 @@ import { DEFAULT_LOCAL_CONFIG } from '../../local/stack.js';
  */
 let local: LocalBackends;
 let endpoint: LocalEndpoint;
-let gateway: ServedApp;
+let gateway: RunningServer;
 
 const principal = (tenant: string): Principal => ({
   subject: `${tenant}-user`,

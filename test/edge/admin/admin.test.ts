@@ -2,7 +2,7 @@ import type { InvokeTarget } from '../../../edge/invoke/invoker.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PromMetrics } from '../../../edge/metrics/metrics.js';
 import type { GatewayConfigInput } from '../../../shared/config/schema.js';
-import type { Logger } from '../../../edge/types.js';
+import type { AuditRecord, AuditSink } from '../../../edge/admin/audit.js';
 import { bearer, identityHarness, StubInvoker, type IdentityHarness } from '../auth/harness.js';
 
 let h: IdentityHarness;
@@ -33,22 +33,15 @@ const models: GatewayConfigInput['models'] = [
 ];
 
 const setup = () => {
-  const audit: Record<string, unknown>[] = [];
-  const logger: Logger = {
-    debug() {},
-    info: (fields) => {
-      if (fields.audit) audit.push(fields);
-    },
-    warn() {},
-    error() {},
-  };
+  const audit: AuditRecord[] = [];
+  const sink: AuditSink = { write: (record) => void audit.push(record) };
   const invoker = new (class extends StubInvoker {
     override async checkReady(target: InvokeTarget): Promise<void> {
       if (target.endpoint === 'chat-v2') throw new Error('Endpoint is Updating');
     }
   })();
   const metrics = new PromMetrics();
-  const { app, registry } = h.app({ config: { models }, logger, invoker, metrics });
+  const { app, registry } = h.app({ config: { models }, audit: sink, invoker, metrics });
   const req = (
     method: string,
     path: string,

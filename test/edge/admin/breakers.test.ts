@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { InvokeOptions } from '../../../edge/invoke/invoker.js';
-import type { Logger } from '../../../edge/types.js';
+import type { AuditRecord } from '../../../edge/admin/audit.js';
 import { UpstreamError } from '../../../shared/errors.js';
 import { bearer, identityHarness, StubInvoker, type IdentityHarness } from '../auth/harness.js';
 
@@ -25,13 +25,7 @@ class FlakyInvoker extends StubInvoker {
 describe('circuit breakers through the gateway', () => {
   it('fail fast after repeated upstream failures until an operator resets them', async () => {
     const invoker = new FlakyInvoker();
-    const audit: Record<string, unknown>[] = [];
-    const logger: Logger = {
-      debug() {},
-      info: (f) => void (f.audit && audit.push(f)),
-      warn() {},
-      error() {},
-    };
+    const audit: AuditRecord[] = [];
     const config = {
       models: [
         {
@@ -44,7 +38,7 @@ describe('circuit breakers through the gateway', () => {
         },
       ],
     };
-    const { app } = h.app({ config, invoker, logger });
+    const { app } = h.app({ config, invoker, audit: { write: (r) => void audit.push(r) } });
     const [consumer, operator, viewer] = await Promise.all([
       h.token('consumer'),
       h.token('operator'),

@@ -8,7 +8,7 @@ import {
 } from '../../../edge/admin/step-functions.js';
 import { ModelRegistry } from '../../../edge/models/registry.js';
 import { parseGatewayConfig } from '../../../shared/config/load.js';
-import type { Logger } from '../../../edge/types.js';
+import type { AuditRecord } from '../../../edge/admin/audit.js';
 import { bearer, identityHarness, type IdentityHarness } from '../auth/harness.js';
 
 const ARN = 'arn:aws:states:eu-west-1:123456789012:stateMachine:sluice-traffic-shift';
@@ -123,18 +123,12 @@ describe('StepFunctionsTrafficController', () => {
     sfn
       .on(StartExecutionCommand)
       .resolves({ executionArn: `${ARN}:exec-9`, startDate: new Date() });
-    const audit: Record<string, unknown>[] = [];
-    const logger: Logger = {
-      debug() {},
-      info: (f) => void (f.audit && audit.push(f)),
-      warn() {},
-      error() {},
-    };
+    const audit: AuditRecord[] = [];
     const registry = new ModelRegistry(config);
     const { app } = h.app({
       config: { models: config.models as never },
       registry,
-      logger,
+      audit: { write: (record) => void audit.push(record) },
       traffic: new StepFunctionsTrafficController({
         registry,
         stateMachineArn: ARN,
