@@ -163,9 +163,13 @@ export const createApp = (deps: AppDeps): GatewayApp => {
 
   app.onError((err, c) => {
     const error = toGatewayError(err);
-    // The gateway's own refusals (an open circuit, a paused model) are counted in metrics and
-    // their cause logged once when it changes: one line per refused request would flood the log.
-    const refusal = error instanceof ServiceUnavailableError && error.origin === 'gateway';
+    // The gateway's own refusals from its own state (an open circuit, a paused model: no
+    // underlying failure to report) are counted in metrics and their cause logged once when it
+    // changes; one line per refused request would flood the log exactly when someone reads it.
+    const refusal =
+      error instanceof ServiceUnavailableError &&
+      error.origin === 'gateway' &&
+      error.cause === undefined;
     if (error.status >= 500 && !refusal) {
       logger.error(
         {
