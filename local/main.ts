@@ -1,7 +1,8 @@
 /**
  * `npm start`: the whole Sluice request path on one machine, with no AWS account.
  *
- * Flags: `--no-auth` turns authentication off (local only). Environment: `HOST`, `PORT`
+ * Flags: `--no-auth` turns authentication off (local only); `--quantization q8_0` serves the
+ * stand-in with 8-bit block weights instead of f16. Environment: `HOST`, `PORT`
  * (gateway, default 127.0.0.1:8787), `SLUICE_ISSUER_PORT` (local issuer, default 8788),
  * `SLUICE_CONFIG` (catalogue), `SLUICE_LOCAL_GGUF`
  * (a real GGUF model instead of the stand-in), `LOG_LEVEL`.
@@ -9,8 +10,18 @@
 import { createJsonLogger, type LogLevel } from '../edge/types.js';
 import { startLocalStack } from './stack.js';
 
-const args = new Set(process.argv.slice(2));
+const argv = process.argv.slice(2);
+const args = new Set(argv);
 const auth = args.has('--no-auth') ? 'disabled' : 'local-issuer';
+const quantizationAt = argv.findIndex(
+  (a) => a === '--quantization' || a.startsWith('--quantization='),
+);
+const quantization =
+  quantizationAt < 0
+    ? undefined
+    : argv[quantizationAt]!.includes('=')
+      ? argv[quantizationAt]!.split('=')[1]
+      : argv[quantizationAt + 1];
 const logger = createJsonLogger({
   level: (process.env.LOG_LEVEL as LogLevel | undefined) ?? 'warn',
 });
@@ -23,6 +34,9 @@ const stack = await startLocalStack({
   port: Number(process.env.PORT ?? 8787),
   issuerPort: Number(process.env.SLUICE_ISSUER_PORT ?? 8788),
   auth,
+  ...(quantizationAt >= 0
+    ? { env: { ...process.env, SLUICE_LOCAL_QUANTIZATION: quantization ?? '(missing)' } }
+    : {}),
   logger,
 }).catch((err: NodeJS.ErrnoException) => {
   // Start-up failures are the user's to fix: say what and how, without a stack trace.
@@ -41,7 +55,7 @@ const lines = [
   '',
   `Sluice gateway     ${stack.gatewayUrl}   (OpenAI API at ${stack.gatewayUrl}/v1)`,
   `SageMaker endpoint ${stack.endpointUrl}   (local, SigV4 not verified)`,
-  `Model              ${info.standIn ? 'random-weight stand-in (meaningless text; set SLUICE_LOCAL_GGUF for a real model)' : info.chatModelPath}`,
+  `Model              ${info.standIn ? `random-weight stand-in, ${info.quantization} weights (meaningless text; set SLUICE_LOCAL_GGUF for a real model)` : info.chatModelPath}`,
   `Models loaded in   ${Math.round(info.loadMs)} ms`,
   auth === 'disabled'
     ? 'Authentication     OFF (--no-auth): every caller is an anonymous consumer'
