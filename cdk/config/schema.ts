@@ -93,6 +93,13 @@ const rawModelSchema = z
      */
     reasoningParser: parserName.optional(),
     /**
+     * What artifact ingest does once a version uploaded to `incoming/<id>/<version>/` is verified,
+     * copied to the hot tier and registered: stop (`registered`, promote by hand), or start the
+     * guarded rollout (`canary`: the endpoint's blue/green canary or the component's rolling
+     * update, each with alarm rollback). See docs/artifacts.md. @default 'registered'
+     */
+    onIngest: z.enum(['registered', 'canary']).default('registered'),
+    /**
      * SageMaker endpoint name (lower case: it appears in ARNs) of a model on its own endpoint.
      * Give either `endpointName` with `variants`, or `inferenceComponent`.
      */

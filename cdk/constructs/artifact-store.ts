@@ -3,6 +3,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
+import { modelPrefix as versionPrefix } from '../../functions/artifact-ingest/paths.js';
 import { LogDeliveryBucket } from './log-delivery-bucket.js';
 
 export interface ArtifactStoreProps {
@@ -138,6 +139,6 @@ export class ArtifactStore extends Construct {
 
   /** The S3 prefix of one model version in the hot tier. */
   static modelPrefix(modelId: string, version: string): string {
-    return `models/${modelId.replace(/[^A-Za-z0-9._-]/g, '-')}/${version}/`;
+    return versionPrefix(modelId, version);
   }
 }
