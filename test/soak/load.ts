@@ -92,8 +92,9 @@ export const perform = async (base: string, token: string, p: Planned): Promise<
   const started = performance.now();
   const client = new AbortController();
   const signal = AbortSignal.any([client.signal, AbortSignal.timeout(HANG_MS)]);
+  // A bad outcome names what was asked, so a failing run says where to look.
   const done = (kind: string, bad = false): Outcome => ({
-    kind,
+    kind: bad ? `${kind} (${p.kind}${p.fault ? `, fault ${p.fault}` : ''})` : kind,
     bad,
     latencyMs: performance.now() - started,
   });

@@ -25,7 +25,7 @@ const root = fileURLToPath(new URL('../../', import.meta.url));
 const { values } = parseArgs({
   options: {
     minutes: { type: 'string', default: '10' },
-    rate: { type: 'string', default: '40' },
+    rate: { type: 'string', default: '20' },
     seed: { type: 'string', default: '1' },
   },
 });
