@@ -6,6 +6,7 @@ import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import { openLoop, percentile, sequential, type LoadResult, type Target } from './load.js';
 import { profileSdk } from './sdk-profile.js';
 import { inProcessRun } from './in-process.js';
+import { benchLocalQuantization, printQuantizationRows } from './local-quantization.js';
 import {
   CLIENT_ID,
   ENDPOINTS,
@@ -238,6 +239,10 @@ for (const p of sdk)
     `  ${p.name.padEnd(34)} ${f(p.cpuUsPerCall, 0).padStart(5)} µs CPU/call  ${f(p.callsPerS, 0).padStart(6)} calls/s`,
   );
 
+// --- Local stand-in: F16 vs Q8_0. ---
+const quantization = await benchLocalQuantization();
+printQuantizationRows(quantization);
+
 // --- Targets. ---
 const batched = rows.filter((r) => r.mode === 'batching on');
 const best = Math.max(...batched.map((r) => r.throughputPerS));
@@ -333,6 +338,7 @@ writeFileSync(
       overhead,
       directIdleP50Ms: directIdleP50,
       sdk,
+      quantization,
       targets,
     },
     null,
