@@ -20,7 +20,7 @@ const chatModel = (id: string, endpoint: string, extra: Partial<Models[number]> 
     policy: 'admit',
     format: 'tgi',
     endpoint,
-    timeoutMs: 500,
+    timeoutMs: 3000,
     // Circuits stay closed here: the failover cases below test them.
     breaker: { failureThreshold: 1000 },
     retry: { baseDelayMs: 10, maxDelayMs: 100, budgetMinRetries: 1000 },
@@ -56,7 +56,8 @@ describe('fault suite: one endpoint misbehaving', () => {
     rig = await startRig({
       models: [
         chatModel('chat', 'chat-ep'),
-        chatModel('restart', 'chat-ep', {
+        chatModel('hasty', 'chat-ep', { timeoutMs: 300 }),
+        chatModel('patient', 'chat-ep', {
           retry: { maxAttempts: 8, baseDelayMs: 50, maxDelayMs: 400, budgetMinRetries: 1000 },
         }),
         {
@@ -107,7 +108,7 @@ describe('fault suite: one endpoint misbehaving', () => {
   it('answers a hung endpoint with 504 upstream_timeout at the model timeout', async () => {
     chatEp.sim.inject('hang');
     const started = Date.now();
-    const a = await rig.post('/v1/chat/completions', chat('chat', 'hangs'));
+    const a = await rig.post('/v1/chat/completions', chat('hasty', 'hangs'));
     expect([a.status, a.code]).toEqual([504, 'upstream_timeout']);
     expect(Date.now() - started).toBeLessThan(2000);
   });
@@ -158,7 +159,7 @@ describe('fault suite: one endpoint misbehaving', () => {
     const a = await rig.post('/v1/chat/completions', chat('chat', content, { stream: true }));
     expect(a.status).toBe(200);
     expect(a.text).not.toContain('[DONE]');
-    expect(a.code).toMatch(/^(upstream_connection_reset|upstream_error|internal_stream_failure)$/);
+    expect(a.code).toBe('upstream_connection_reset');
     // What did arrive is the start of this caller's own answer.
     expect(completionOf(prompt(content)).replace(/\n/g, '\\n')).toContain(streamed(a));
     expect(chatEp.sim.stats.invocations).toBe(0); // streams do not count invocations
@@ -166,9 +167,9 @@ describe('fault suite: one endpoint misbehaving', () => {
 
   it('retries refused connections while the endpoint restarts, then serves', async () => {
     const refusedRetries =
-      /sluice_upstream_retries_total\{model="restart",target="default",reason="refused"\} [1-9]/;
+      /sluice_upstream_retries_total\{model="patient",target="default",reason="refused"\} [1-9]/;
     await rig.proxy.stop();
-    const during = rig.post('/v1/chat/completions', chat('restart', 'during a restart'));
+    const during = rig.post('/v1/chat/completions', chat('patient', 'during a restart'));
     // Back up as soon as the gateway has been refused once and is waiting to retry.
     const until = Date.now() + 2000;
     while (!refusedRetries.test(await rig.metrics.render()) && Date.now() < until)
