@@ -7,6 +7,7 @@ import {
 } from './inference-components.js';
 import { instanceType, sagemakerName } from './instance-types.js';
 import { gatewayFleet, gatewayFleetSchema, perWorkerShare } from './gateway-fleet.js';
+import { blueGreenIssues } from './blue-green.js';
 import { requiredEnvironmentConflicts } from './images.js';
 
 /**
@@ -224,8 +225,26 @@ export const componentModels = (models: readonly ModelDeployment[]): ComponentMo
   models.filter((m): m is ComponentModelDeployment => m.hosting === 'component');
 
 export const canarySchema = z.strictObject({
-  /** First traffic share for a new version, percent. @default 5 */
+  /** First traffic share of a new gateway version (the CodeDeploy canary), percent. @default 5 */
   percentage: z.number().int().min(1).max(50).default(5),
+  /**
+   * How SageMaker's blue/green deployment moves a model's own endpoint to a new version:
+   * `canary` (first `endpointCanaryInstances` instances of each variant's new fleet, bake, then the
+   * rest), `all-at-once` (all traffic in one step, then the bake, with alarm rollback throughout),
+   * or `auto`: `canary` where every variant keeps at least twice the canary's instances
+   * (`minCapacity`), `all-at-once` otherwise. SageMaker refuses a canary above half a variant's
+   * instances, so `canary` on a smaller variant is a config error (`cdk/config/blue-green.ts`).
+   * @default 'auto'
+   */
+  endpointUpdate: z.enum(['auto', 'canary', 'all-at-once']).default('auto'),
+  /** Instances per variant in the canary step of `endpointUpdate`. @default 1 */
+  endpointCanaryInstances: z.number().int().min(1).max(50).default(1),
+  /**
+   * Longest a blue/green deployment of an endpoint may run (SageMaker's
+   * `MaximumExecutionTimeoutInSeconds`, 10–480 minutes); it must exceed the deployment's bakes and
+   * termination wait. @default the waits plus an hour for the new fleet to start, at least 10 minutes
+   */
+  endpointUpdateTimeoutMinutes: z.number().int().min(10).max(480).optional(),
   /**
    * Bake time at each step before the next, minutes: the CodeDeploy canary interval of the
    * gateway and the traffic shifter's bake use it as is; SageMaker's blue/green
@@ -415,6 +434,11 @@ export const sluiceConfigSchema = z
       .prefault({}),
   })
   .superRefine((c, ctx) => {
+    for (const { path, message } of blueGreenIssues(c.models, c.canary)) {
+      ctx.addIssue({ code: 'custom', message, path });
+    }
+  })
+  .superRefine((c, ctx) => {
     c.availabilityZones?.forEach((zone, n) => {
       if (zone.slice(0, -1) !== c.region) {
         ctx.addIssue({
@@ -442,6 +466,8 @@ export const sluiceConfigSchema = z
           `${fleet.maxEnvironments} environments × ${fleet.workersPerEnvironment} workers): raise it to ` +
           `${fleet.maxWorkers}, or lower gateway.maxVCpu, gateway.maxEnvironments or gateway.workersPerEnvironment`,
       });
+    });
+  });
 
 export type SluiceConfigInput = z.input<typeof sluiceConfigSchema>;
 export type SluiceConfig = z.output<typeof sluiceConfigSchema>;

@@ -6,6 +6,13 @@ import type * as s3 from 'aws-cdk-lib/aws-s3';
 import * as sagemaker from 'aws-cdk-lib/aws-sagemaker';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
+import {
+  blueGreenTimeoutSeconds,
+  endpointTrafficRouting,
+  sagemakerBakeSeconds,
+  VARIANT_STARTUP_SECONDS,
+  variantsTooSmallForCanary,
+} from '../config/blue-green.js';
 import { containerEnvironment, containerImageUri } from '../config/images.js';
 import {
   GPU_INSTANCE_TYPES,
@@ -24,7 +31,7 @@ export interface InferenceEndpointProps {
   readonly artifacts: s3.IBucket;
   /** Customer key of the artifact bucket (and of ML volumes where the instance allows it). */
   readonly key: kms.IKey;
-  /** Blue/green canary: first step size, bake time, termination wait. */
+  /** Blue/green policy: traffic routing, canary size, bake time, termination wait, timeout. */
   readonly canary: CanaryPolicy;
   readonly thresholds: AlarmThresholds;
   readonly topic: sns.ITopic;
@@ -50,6 +57,12 @@ export class InferenceEndpoint extends Construct {
     const { model, canary } = props;
     const total = model.variants.reduce((s, v) => s + v.initialWeight, 0);
     if (total !== 100) throw new Error(`${model.id}: variant weights sum to ${total}, not 100`);
+    const small = variantsTooSmallForCanary(model, canary.endpointCanaryInstances);
+    if (canary.endpointUpdate === 'canary' && small.length > 0) {
+      throw new Error(
+        `${model.id}: variant ${small[0]!.name} may run ${small[0]!.minCapacity} instance(s), too few for a ${canary.endpointCanaryInstances}-instance canary; set canary.endpointUpdate to auto or all-at-once`,
+      );
+    }
     const stack = Stack.of(this);
     this.endpointName = model.endpointName;
     // SageMaker lower-cases names in ARNs; the config schema only admits lower-case names.
@@ -105,8 +118,8 @@ export class InferenceEndpoint extends Construct {
         instanceType: v.instanceType,
         initialInstanceCount: v.initialInstanceCount,
         initialVariantWeight: v.initialWeight,
-        containerStartupHealthCheckTimeoutInSeconds: 1800,
-        modelDataDownloadTimeoutInSeconds: 1800,
+        containerStartupHealthCheckTimeoutInSeconds: VARIANT_STARTUP_SECONDS,
+        modelDataDownloadTimeoutInSeconds: VARIANT_STARTUP_SECONDS,
       })),
     });
 
@@ -128,6 +141,7 @@ export class InferenceEndpoint extends Construct {
     // SageMaker accepts WaitIntervalInSeconds in 0..3600; longer bakes (the schema allows up to
     // 120 minutes for CodeDeploy and the traffic shifter) are capped here, not rejected.
     const waitSeconds = sagemakerBakeSeconds(canary.bakeMinutes);
+    const routing = endpointTrafficRouting(model, canary);
     this.endpoint = new sagemaker.CfnEndpoint(this, 'Endpoint', {
       // A fixed name: the gateway catalogue, IAM grants and alarms must know it before it exists.
       endpointName: model.endpointName,
@@ -138,16 +152,18 @@ export class InferenceEndpoint extends Construct {
       retainAllVariantProperties: true,
       deploymentConfig: {
         blueGreenUpdatePolicy: {
-          trafficRoutingConfiguration: {
-            type: 'CANARY',
-            canarySize: { type: 'CAPACITY_PERCENT', value: canary.percentage },
-            waitIntervalInSeconds: waitSeconds,
-          },
+          // A canary of whole instances (at most half of each variant's, checked above), or every
+          // instance at once where a variant may run a single one; both bake with alarm rollback.
+          trafficRoutingConfiguration:
+            routing.type === 'CANARY'
+              ? {
+                  type: 'CANARY',
+                  canarySize: { type: 'INSTANCE_COUNT', value: routing.canaryInstances },
+                  waitIntervalInSeconds: waitSeconds,
+                }
+              : { type: 'ALL_AT_ONCE', waitIntervalInSeconds: waitSeconds },
           terminationWaitInSeconds: canary.terminationWaitSeconds,
-          maximumExecutionTimeoutInSeconds: Math.min(
-            28_800,
-            Math.max(600, 2 * waitSeconds + canary.terminationWaitSeconds + 3600),
-          ),
+          maximumExecutionTimeoutInSeconds: blueGreenTimeoutSeconds(routing, canary),
         },
         autoRollbackConfiguration: {
           alarms: this.alarms.rollback.map((a) => ({ alarmName: a.alarmName })),
@@ -186,10 +202,4 @@ export class InferenceEndpoint extends Construct {
   }
 }
 
-/** The largest WaitIntervalInSeconds SageMaker accepts in a blue/green traffic routing config. */
-export const SAGEMAKER_MAX_WAIT_SECONDS = 3600;
-
-/** SageMaker's blue/green bake per step: the configured bake, capped at SageMaker's maximum. */
-export function sagemakerBakeSeconds(bakeMinutes: number): number {
-  return Math.min(SAGEMAKER_MAX_WAIT_SECONDS, bakeMinutes * 60);
-}
+export { SAGEMAKER_MAX_WAIT_SECONDS, sagemakerBakeSeconds } from '../config/blue-green.js';

@@ -281,16 +281,12 @@ describe('inference endpoints', () => {
     }
   });
 
-  it('deploys blue/green as a 5% canary with bake time, termination wait and alarm rollback', () => {
+  it('deploys the single-instance default variants blue/green all at once, with bake time, termination wait and alarm rollback', () => {
     t.serving.hasResourceProperties('AWS::SageMaker::Endpoint', {
       EndpointName: 'sluice-deepseek-8b',
       DeploymentConfig: {
         BlueGreenUpdatePolicy: {
-          TrafficRoutingConfiguration: {
-            Type: 'CANARY',
-            CanarySize: { Type: 'CAPACITY_PERCENT', Value: 5 },
-            WaitIntervalInSeconds: 600,
-          },
+          TrafficRoutingConfiguration: { Type: 'ALL_AT_ONCE', WaitIntervalInSeconds: 600 },
           TerminationWaitInSeconds: 600,
           MaximumExecutionTimeoutInSeconds: Match.anyValue(),
         },
