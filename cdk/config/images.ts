@@ -1,3 +1,5 @@
+import { lmiEngineOptions } from '../sizing/engine-settings.js';
+import type { GpuInstanceType } from './instance-types.js';
 import type { InferenceComponentDeployment, ModelDeployment } from './schema.js';
 
 /**
@@ -120,7 +122,13 @@ export function requiredEnvironmentConflicts(
 export type ContainerModel = Pick<
   ModelDeployment,
   'kind' | 'environment' | 'toolCallParser' | 'reasoningParser'
->;
+> &
+  Partial<Pick<ModelDeployment, 'profile'>>;
+
+/** Where a container runs: a variant's instance type, or an inference component's copy. */
+export type ContainerPlacement =
+  | { readonly instanceType: GpuInstanceType }
+  | Pick<InferenceComponentDeployment, 'acceleratorDevices'>;
 
 /**
  * The container environment of a model: the engine options for LMI (vLLM) or TEI, then the
@@ -140,12 +148,16 @@ export type ContainerModel = Pick<
  * - `MAX_BATCH_TOKENS`, `MAX_CLIENT_BATCH_SIZE`: Text Embeddings Inference launcher options.
  * - `HF_MODEL_ID`: see {@link REQUIRED_ENVIRONMENT}.
  *
- * For an inference component the tensor-parallel degree is the component's GPU count: the
- * container sees only the accelerators SageMaker assigns to its copy.
+ * With a `profile`, tensor-parallel degree, max model length, rolling batch size, memory
+ * utilization and runtime quantization come from the profile and its fit on the placement
+ * (`cdk/sizing/engine-settings.ts`, docs/sizing.md). Without one, LMI shards over every GPU
+ * (`max`) with a rolling batch of 64. For an inference component the tensor-parallel degree is
+ * the component's GPU count: the container sees only the accelerators SageMaker assigns to its
+ * copy.
  */
 export function containerEnvironment(
   model: ContainerModel,
-  component?: Pick<InferenceComponentDeployment, 'acceleratorDevices'>,
+  placement?: ContainerPlacement,
 ): Record<string, string> {
   if (model.kind === 'embedding') {
     return {
@@ -158,8 +170,15 @@ export function containerEnvironment(
   const env: Record<string, string> = {
     ...REQUIRED_ENVIRONMENT.lmi,
     OPTION_ROLLING_BATCH: 'vllm',
-    OPTION_MAX_ROLLING_BATCH_SIZE: '64',
-    OPTION_TENSOR_PARALLEL_DEGREE: component ? String(component.acceleratorDevices) : 'max',
+    ...(model.profile && placement
+      ? lmiEngineOptions(model.profile, placement)
+      : {
+          OPTION_MAX_ROLLING_BATCH_SIZE: '64',
+          OPTION_TENSOR_PARALLEL_DEGREE:
+            placement && 'acceleratorDevices' in placement
+              ? String(placement.acceleratorDevices)
+              : 'max',
+        }),
   };
   if (model.toolCallParser) {
     env.OPTION_ENABLE_AUTO_TOOL_CHOICE = 'true';

@@ -9,6 +9,8 @@ import { instanceType, sagemakerName } from './instance-types.js';
 import { gatewayFleet, gatewayFleetSchema, perWorkerShare } from './gateway-fleet.js';
 import { blueGreenIssues } from './blue-green.js';
 import { requiredEnvironmentConflicts } from './images.js';
+import { checkFit } from '../sizing/fit.js';
+import { modelProfileSchema } from '../sizing/profile.js';
 
 /**
  * The deployment configuration: everything `cdk.json` (context key `sluice`) may set. One schema,
@@ -101,6 +103,13 @@ const rawModelSchema = z
      */
     onIngest: z.enum(['registered', 'canary']).default('registered'),
     /**
+     * What the model is and how it is served: architecture, precision, context, concurrency,
+     * tensor-parallel degree (docs/sizing.md). The config check refuses a variant or component it
+     * does not fit, and the LMI environment is derived from it. @default unset: LMI shards over
+     * every GPU with a rolling batch of 64, unchecked
+     */
+    profile: modelProfileSchema.optional(),
+    /**
      * SageMaker endpoint name (lower case: it appears in ARNs) of a model on its own endpoint.
      * Give either `endpointName` with `variants`, or `inferenceComponent`.
      */
@@ -166,6 +175,26 @@ const rawModelSchema = z
     for (const message of requiredEnvironmentConflicts(m)) {
       ctx.addIssue({ code: 'custom', message, path: ['environment'] });
     }
+  })
+  .superRefine((m, ctx) => {
+    if (!m.profile) return;
+    if (m.kind === 'embedding') {
+      ctx.addIssue({
+        code: 'custom',
+        message: 'profile sizes generation models on LMI; remove it from embedding models',
+        path: ['profile'],
+      });
+      return;
+    }
+    m.variants?.forEach((v, i) => {
+      const fit = checkFit(m.profile!, { instanceType: v.instanceType });
+      if (!fit.fits)
+        ctx.addIssue({
+          code: 'custom',
+          message: `${m.id}: ${fit.message}`,
+          path: ['variants', i, 'instanceType'],
+        });
+    });
   });
 
 type RawModel = z.output<typeof rawModelSchema>;
@@ -257,24 +286,46 @@ export const canarySchema = z.strictObject({
   terminationWaitSeconds: z.number().int().min(0).max(3600).default(600),
 });
 
-export const alarmSchema = z.strictObject({
-  /** GPU utilization per GPU, percent, sustained for 5 minutes. @default 90 */
-  gpuUtilizationPercent: z.number().min(1).max(100).default(90),
-  /** GPU memory utilization, percent. @default 90 */
-  gpuMemoryPercent: z.number().min(1).max(100).default(90),
-  /** SageMaker `ModelLatency` p99, milliseconds. @default 10000 */
-  modelLatencyP99Ms: z.number().min(1).default(10_000),
-  /** `Invocation5XXErrors` per invocation, percent. @default 1 */
-  endpoint5xxPercent: z.number().min(0).max(100).default(1),
-  /** Gateway 5xx per request, percent. @default 1 */
-  gateway5xxPercent: z.number().min(0).max(100).default(1),
-  /** Gateway `Latency` p99, milliseconds. @default 15000 */
-  gatewayLatencyP99Ms: z.number().min(1).default(15_000),
-  /** Gateway `QueueWait` p99, milliseconds. @default 2000 */
-  queueWaitP99Ms: z.number().min(1).default(2_000),
-  /** Email subscribed to the alarm topic. */
-  email: z.email().optional(),
-});
+export const alarmSchema = z
+  .strictObject({
+    /** GPU utilization per GPU, percent, sustained for 5 minutes. @default 90 */
+    gpuUtilizationPercent: z.number().min(1).max(100).default(90),
+    /** GPU memory utilization, percent. @default 90 */
+    gpuMemoryPercent: z.number().min(1).max(100).default(90),
+    /**
+     * SageMaker `ModelLatency` p99 of embedding models, milliseconds (an alarm that rolls back).
+     * Generation models get no `ModelLatency` alarm: it covers a whole generation and grows with the
+     * answer; the dashboard shows it. @default 10000
+     */
+    modelLatencyP99Ms: z.number().min(1).default(10_000),
+    /** `Invocation5XXErrors` per invocation, percent. @default 1 */
+    endpoint5xxPercent: z.number().min(0).max(100).default(1),
+    /** Gateway 5xx per request, percent. @default 1 */
+    gateway5xxPercent: z.number().min(0).max(100).default(1),
+    /** Gateway `Latency` p99 of embedding models, milliseconds (rolls back). @default 15000 */
+    gatewayLatencyP99Ms: z.number().min(1).default(15_000),
+    /**
+     * Time to first token p99 of a generation model's target, as the gateway measures it on streams
+     * (from entering the pipeline, so it includes the queue wait), milliseconds. Rolls back gateway,
+     * endpoint and component deployments; keep it above `queueWaitP99Ms` plus the prefill time of
+     * the longest prompts. A starting point to tune from the dashboard. @default 5000
+     */
+    ttftP99Ms: z.number().min(1).default(5_000),
+    /**
+     * Time per output token p99 of a generation model's target, milliseconds. Rolls back like
+     * `ttftP99Ms`. A starting point to tune from the dashboard. @default 250
+     */
+    tpotP99Ms: z.number().min(1).default(250),
+    /** Gateway `QueueWait` p99, milliseconds. @default 2000 */
+    queueWaitP99Ms: z.number().min(1).default(2_000),
+    /** Email subscribed to the alarm topic. */
+    email: z.email().optional(),
+  })
+  .refine((a) => a.ttftP99Ms > a.queueWaitP99Ms, {
+    message:
+      'ttftP99Ms must exceed queueWaitP99Ms: time to first token includes the queue wait, so a lower threshold rolls back on queueing alone',
+    path: ['ttftP99Ms'],
+  });
 
 export const sluiceConfigSchema = z
   .strictObject({
@@ -311,6 +362,12 @@ export const sluiceConfigSchema = z
           id: 'deepseek-r1-distill-llama-8b',
           endpointName: 'sluice-deepseek-8b',
           kind: 'chat',
+          profile: {
+            architecture: 'deepseek-r1-distill-llama-8b',
+            precision: 'bf16',
+            maxModelLen: 8192,
+            concurrency: 4,
+          },
           version: 'v1',
           environment: {},
           invocationsPerInstance: 100,
@@ -467,7 +524,25 @@ export const sluiceConfigSchema = z
           `${fleet.maxWorkers}, or lower gateway.maxVCpu, gateway.maxEnvironments or gateway.workersPerEnvironment`,
       });
     });
-  });
+  })
+  .superRefine((c, ctx) =>
+    c.models.forEach((m, i) => {
+      if (m.hosting !== 'component' || !m.profile) return;
+      const endpoint = c.sharedEndpoints.find((e) => e.name === m.inferenceComponent.endpoint);
+      if (!endpoint) return;
+      const fit = checkFit(m.profile, {
+        instanceType: endpoint.instanceType,
+        gpus: m.inferenceComponent.acceleratorDevices,
+      });
+      if (!fit.fits) {
+        ctx.addIssue({
+          code: 'custom',
+          message: `${m.id}: ${fit.message}`,
+          path: ['models', i, 'inferenceComponent', 'acceleratorDevices'],
+        });
+      }
+    }),
+  );
 
 export type SluiceConfigInput = z.input<typeof sluiceConfigSchema>;
 export type SluiceConfig = z.output<typeof sluiceConfigSchema>;

@@ -1,5 +1,6 @@
 import { Duration, Stack, Validations } from 'aws-cdk-lib';
 import * as appscaling from 'aws-cdk-lib/aws-applicationautoscaling';
+import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
@@ -35,6 +36,8 @@ export interface InferenceEndpointProps {
   readonly canary: CanaryPolicy;
   readonly thresholds: AlarmThresholds;
   readonly topic: sns.ITopic;
+  /** The gateway's latency alarms of this model, which also roll back (`GatewayAlarms.latencyOf`). @default [] */
+  readonly gatewayRollback?: readonly cloudwatch.IAlarm[];
 }
 
 /**
@@ -82,26 +85,44 @@ export class InferenceEndpoint extends Construct {
       logGroups: [`/aws/sagemaker/Endpoints/${model.endpointName}`],
     });
 
+    // One Model per version and container environment: a profiled model's environment follows
+    // each variant's instance type (tensor-parallel degree), so variants of one version on
+    // different GPU classes may need different Models. The first keeps the id `Model-<version>`.
     const models = new Map<string, sagemaker.CfnModel>();
-    for (const version of versions) {
-      const m = new sagemaker.CfnModel(this, `Model-${version}`, {
-        executionRoleArn: this.role.roleArn,
-        primaryContainer: {
-          image: containerImageUri(model, stack.region),
-          environment: containerEnvironment(model),
-          modelDataSource: {
-            s3DataSource: {
-              s3Uri: props.artifacts.s3UrlForObject(ArtifactStore.modelPrefix(model.id, version)),
-              s3DataType: 'S3Prefix',
-              // Uncompressed: the container reads files straight from the prefix, no tar to unpack.
-              compressionType: 'None',
+    const modelKey = (v: (typeof model.variants)[number]) => {
+      const environment = containerEnvironment(model, { instanceType: v.instanceType });
+      return {
+        version: v.version ?? model.version,
+        environment,
+        key: `${v.version ?? model.version} ${JSON.stringify(environment)}`,
+      };
+    };
+    for (const v of model.variants) {
+      const { version, environment, key } = modelKey(v);
+      if (models.has(key)) continue;
+      const sameVersion = [...models.keys()].some((k) => k.startsWith(`${version} `));
+      const m = new sagemaker.CfnModel(
+        this,
+        sameVersion ? `Model-${version}-${v.name}` : `Model-${version}`,
+        {
+          executionRoleArn: this.role.roleArn,
+          primaryContainer: {
+            image: containerImageUri(model, stack.region),
+            environment,
+            modelDataSource: {
+              s3DataSource: {
+                s3Uri: props.artifacts.s3UrlForObject(ArtifactStore.modelPrefix(model.id, version)),
+                s3DataType: 'S3Prefix',
+                // Uncompressed: the container reads files straight from the prefix, no tar to unpack.
+                compressionType: 'None',
+              },
             },
           },
+          enableNetworkIsolation: true,
         },
-        enableNetworkIsolation: true,
-      });
+      );
       m.node.addDependency(this.role);
-      models.set(version, m);
+      models.set(key, m);
     }
 
     // g5 and p4d carry NVMe instance storage, and SageMaker rejects a KmsKeyId for ML storage on
@@ -114,7 +135,7 @@ export class InferenceEndpoint extends Construct {
       kmsKeyId: anyInstanceStorage ? undefined : props.key.keyArn,
       productionVariants: model.variants.map((v) => ({
         variantName: v.name,
-        modelName: models.get(v.version ?? model.version)!.attrModelName,
+        modelName: models.get(modelKey(v).key)!.attrModelName,
         instanceType: v.instanceType,
         initialInstanceCount: v.initialInstanceCount,
         initialVariantWeight: v.initialWeight,
@@ -133,9 +154,11 @@ export class InferenceEndpoint extends Construct {
 
     this.alarms = new EndpointAlarms(this, 'Alarms', {
       endpointName: model.endpointName,
+      kind: model.kind,
       variants: model.variants,
       thresholds: props.thresholds,
       topic: props.topic,
+      gatewayRollback: props.gatewayRollback,
     });
 
     // SageMaker accepts WaitIntervalInSeconds in 0..3600; longer bakes (the schema allows up to

@@ -1,4 +1,5 @@
-import type { Fit } from './fit.js';
+import type { GpuInstanceType } from '../config/instance-types.js';
+import { checkFit, type Fit } from './fit.js';
 import type { ModelProfile } from './profile.js';
 
 /** Serving engines whose settings derive from a profile. */
@@ -60,4 +61,24 @@ export function engineSettings(
         ...(fp8Kv ? { SM_SGLANG_KV_CACHE_DTYPE: 'fp8_e4m3' } : {}),
       };
   }
+}
+
+/**
+ * The LMI engine options of a profiled model where it runs: on a variant, the fit on its
+ * instance type chooses the tensor-parallel degree; an inference component's copy uses the GPUs
+ * it is given (`acceleratorDevices`).
+ *
+ * @throws Error when the model does not fit the variant's instance type; the config check
+ * refuses such a variant first, with the same message.
+ */
+export function lmiEngineOptions(
+  profile: ModelProfile,
+  placement: { readonly instanceType: GpuInstanceType } | { readonly acceleratorDevices: number },
+): Record<string, string> {
+  if ('acceleratorDevices' in placement) {
+    return engineSettings('lmi', profile, { tensorParallelDegree: placement.acceleratorDevices });
+  }
+  const fit = checkFit(profile, placement);
+  if (!fit.fits) throw new Error(`${profile.name}: ${fit.message}`);
+  return engineSettings('lmi', profile, fit);
 }

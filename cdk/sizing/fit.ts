@@ -190,9 +190,20 @@ export function checkFit(profile: ModelProfile, placement: Placement): FitResult
           (t) => t !== placement.instanceType && tryFit(profile, { instanceType: t }).fits,
         )
       : undefined;
+  // An inference component: more GPUs per copy on the same endpoint.
+  const more =
+    placement.gpus === undefined
+      ? undefined
+      : TENSOR_PARALLEL_DEGREES.find(
+          (d) =>
+            d > placement.gpus! &&
+            d <= GPU_INSTANCE_TYPES[placement.instanceType].gpus &&
+            tryFit(profile, { ...placement, gpus: d }).fits,
+        );
   const options = [
     ...(precisions.length > 0 ? [precisions.slice(0, 2).join(' or ')] : []),
     ...(instance ? [instance] : []),
+    ...(more ? [`acceleratorDevices ${more}`] : []),
   ];
   const advice =
     options.length > 0
