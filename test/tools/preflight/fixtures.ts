@@ -19,7 +19,8 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { parseSluiceConfig } from '../../../cdk/config/load.js';
 import type { SluiceConfigInput } from '../../../cdk/config/schema.js';
 import { sdkClients } from '../../../tools/preflight/clients.js';
-import type { Deployment } from '../../../tools/preflight/types.js';
+import { preflight } from '../../../tools/preflight/preflight.js';
+import type { CheckResult, Deployment } from '../../../tools/preflight/types.js';
 
 export const ACCOUNT = '123456789012';
 export const REGION = 'eu-west-1';
@@ -140,4 +141,17 @@ export function passingAccount(): void {
 
 export function stack(name: string, status: StackStatus): Stack {
   return { StackName: name, StackStatus: status, CreationTime: new Date(0) };
+}
+
+/** Runs preflight against the mocks: exit code, rows, the printed text, and rows of one check. */
+export async function runPreflight(deployment: Deployment = deploymentOf()) {
+  let text = '';
+  const report = await preflight({
+    deployment,
+    aws: { clients: clients() },
+    timeoutMs: 5000,
+    out: (t) => (text += `${t}\n`),
+  });
+  const rows = (check: string): CheckResult[] => report.results.filter((r) => r.check === check);
+  return { ...report, text, rows };
 }

@@ -10,39 +10,24 @@ import {
 import { GetParameterCommand } from '@aws-sdk/client-ssm';
 import { GetCallerIdentityCommand } from '@aws-sdk/client-sts';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { preflight } from '../../../tools/preflight/preflight.js';
-import type { CheckResult, Deployment } from '../../../tools/preflight/types.js';
 import {
   ACCOUNT,
   BUCKET,
-  CERT_ARN,
   INPUT,
   LMI_TAG,
   awsError,
-  clients,
   deploymentOf,
   mocks,
   passingAccount,
+  runPreflight,
   stack,
 } from './fixtures.js';
-
-async function run(deployment: Deployment = deploymentOf()) {
-  let text = '';
-  const report = await preflight({
-    deployment,
-    aws: { clients: clients() },
-    timeoutMs: 5000,
-    out: (t) => (text += `${t}\n`),
-  });
-  const rows = (check: string): CheckResult[] => report.results.filter((r) => r.check === check);
-  return { ...report, text, rows };
-}
 
 beforeEach(passingAccount);
 
 describe('npm run preflight against a ready account', () => {
   it('passes every check and exits 0', async () => {
-    const { exitCode, results, text } = await run();
+    const { exitCode, results, text } = await runPreflight();
     expect(results.map((r) => [r.check, r.subject, r.status])).toEqual([
       ['account', ACCOUNT, 'pass'],
       ['quotas', 'ml.g5.2xlarge', 'pass'],
@@ -64,7 +49,7 @@ describe('npm run preflight against a ready account', () => {
   });
 
   it('asks each service what the check needs, in the configured region or us-east-1', async () => {
-    await run();
+    await runPreflight();
     expect(mocks.quotas.commandCalls(ListServiceQuotasCommand)[0]!.args[0].input).toEqual({
       ServiceCode: 'sagemaker',
       MaxResults: 100,
@@ -96,7 +81,7 @@ describe('npm run preflight against a ready account', () => {
 describe('npm run preflight finds each problem and says how to fix it', () => {
   it('fails when the credentials belong to another account', async () => {
     mocks.sts.on(GetCallerIdentityCommand).resolves({ Account: '999999999999' });
-    const { exitCode, rows } = await run();
+    const { exitCode, rows } = await runPreflight();
     expect(rows('account')[0]).toMatchObject({
       status: 'fail',
       detail: `credentials are for 999999999999; sluice.account is ${ACCOUNT}`,
@@ -111,7 +96,7 @@ describe('npm run preflight finds each problem and says how to fix it', () => {
         { QuotaName: 'ml.g5.2xlarge for endpoint usage', QuotaCode: 'L-9614C779', Value: 2 },
       ],
     });
-    const { exitCode, rows, text } = await run();
+    const { exitCode, rows, text } = await runPreflight();
     expect(rows('quotas')).toEqual([
       {
         check: 'quotas',
@@ -131,7 +116,7 @@ describe('npm run preflight finds each problem and says how to fix it', () => {
 
   it('fails an instance type that has no endpoint quota in the region', async () => {
     mocks.quotas.on(ListAWSDefaultServiceQuotasCommand).resolves({ Quotas: [] });
-    const { rows } = await run();
+    const { rows } = await runPreflight();
     expect(rows('quotas')[1]).toMatchObject({
       subject: 'ml.g5.12xlarge',
       status: 'fail',
@@ -148,7 +133,7 @@ describe('npm run preflight finds each problem and says how to fix it', () => {
         { ZoneName: 'eu-west-1-lhr-1a', State: 'available', ZoneType: 'local-zone' },
       ],
     });
-    const { exitCode, rows } = await run();
+    const { exitCode, rows } = await runPreflight();
     expect(rows('zones')[0]).toMatchObject({
       status: 'fail',
       detail: 'eu-west-1b is impaired; zones from sluice.availabilityZones',
@@ -160,7 +145,9 @@ describe('npm run preflight finds each problem and says how to fix it', () => {
   it('checks the zones a context lookup recorded when the config names none', async () => {
     const { availabilityZones: _, ...rest } = INPUT;
     const key = `availability-zones:account=${ACCOUNT}:region=eu-west-1`;
-    const { rows } = await run(deploymentOf(rest, { [key]: ['eu-west-1a', 'eu-west-1d'] }));
+    const { rows } = await runPreflight(
+      deploymentOf(rest, { [key]: ['eu-west-1a', 'eu-west-1d'] }),
+    );
     expect(rows('zones')[0]).toMatchObject({
       status: 'fail',
       detail: `eu-west-1d does not exist (or is not enabled for the account); zones from cdk.context.json ${key}`,
@@ -170,7 +157,9 @@ describe('npm run preflight finds each problem and says how to fix it', () => {
 
   it("fails configured zones the recorded lookup does not list, with the app's own message", async () => {
     const key = `availability-zones:account=${ACCOUNT}:region=eu-west-1`;
-    const { rows } = await run(deploymentOf(INPUT, { [key]: ['eu-west-1a', 'eu-west-1c'] }));
+    const { rows } = await runPreflight(
+      deploymentOf(INPUT, { [key]: ['eu-west-1a', 'eu-west-1c'] }),
+    );
     expect(rows('zones')[0]).toMatchObject({
       status: 'fail',
       detail: expect.stringMatching(
@@ -181,14 +170,14 @@ describe('npm run preflight finds each problem and says how to fix it', () => {
 
   it('with no zones configured or recorded, checks what the lookup at deploy would find', async () => {
     const { availabilityZones: _, ...rest } = INPUT;
-    expect((await run(deploymentOf(rest))).rows('zones')[0]).toMatchObject({
+    expect((await runPreflight(deploymentOf(rest))).rows('zones')[0]).toMatchObject({
       status: 'pass',
       detail: expect.stringContaining('would pick eu-west-1a, eu-west-1b, eu-west-1c'),
     });
     mocks.ec2.on(DescribeAvailabilityZonesCommand).resolves({
       AvailabilityZones: [{ ZoneName: 'eu-west-1a', State: 'available' }],
     });
-    expect((await run(deploymentOf(rest))).rows('zones')[0]).toMatchObject({
+    expect((await runPreflight(deploymentOf(rest))).rows('zones')[0]).toMatchObject({
       status: 'fail',
       detail: 'only 1 available zone(s); the gateway VPC needs two',
     });
@@ -203,7 +192,7 @@ describe('npm run preflight finds each problem and says how to fix it', () => {
         }
         return { Stacks: [stack('CDKToolkit', 'CREATE_COMPLETE')] };
       });
-    const { exitCode, rows } = await run();
+    const { exitCode, rows } = await runPreflight();
     expect(rows('bootstrap')).toEqual([
       expect.objectContaining({ subject: 'eu-west-1', status: 'pass' }),
       {
@@ -219,123 +208,11 @@ describe('npm run preflight finds each problem and says how to fix it', () => {
 
   it('fails a bootstrap version older than the synthesizer needs', async () => {
     mocks.ssm.on(GetParameterCommand).resolves({ Parameter: { Value: '6' } });
-    const { rows } = await run();
+    const { rows } = await runPreflight();
     expect(rows('bootstrap')[0]).toMatchObject({
       status: 'fail',
       detail: 'bootstrap version 6, needs 8 or later',
       fix: `Run: npx cdk bootstrap aws://${ACCOUNT}/eu-west-1 (upgrades the stack in place)`,
     });
-  });
-
-  it('fails a certificate still pending validation', async () => {
-    mocks.acm.on(DescribeCertificateCommand).resolves({
-      Certificate: { DomainName: 'api.example.com', Status: 'PENDING_VALIDATION' },
-    });
-    const { exitCode, rows } = await run();
-    expect(rows('certificate')).toEqual([
-      {
-        check: 'certificate',
-        subject: 'api.example.com',
-        status: 'fail',
-        detail: 'certificate is PENDING_VALIDATION',
-        fix: 'Create the DNS validation records ACM lists for the certificate and wait for ISSUED.',
-      },
-    ]);
-    expect(exitCode).toBe(1);
-  });
-
-  it('fails a certificate that does not cover the domain', async () => {
-    mocks.acm.on(DescribeCertificateCommand).resolves({
-      Certificate: { DomainName: 'www.example.org', Status: 'ISSUED' },
-    });
-    const { rows } = await run();
-    expect(rows('certificate')[0]).toMatchObject({
-      status: 'fail',
-      detail: 'certificate names www.example.org do not cover api.example.com',
-      fix: expect.stringContaining('Request a public certificate in us-east-1 for api.example.com'),
-    });
-  });
-
-  it('fails a missing certificate, and one from another account without asking ACM', async () => {
-    mocks.acm
-      .on(DescribeCertificateCommand)
-      .rejects(awsError('ResourceNotFoundException', 'Could not find certificate'));
-    expect((await run()).rows('certificate')[0]).toMatchObject({
-      status: 'fail',
-      detail: `no certificate ${CERT_ARN}`,
-    });
-    mocks.acm.resetHistory();
-    const other = {
-      ...INPUT,
-      edge: { ...INPUT.edge, certificateArn: CERT_ARN.replace(ACCOUNT, '111111111111') },
-    };
-    expect((await run(deploymentOf(other))).rows('certificate')[0]).toMatchObject({
-      status: 'fail',
-      detail: `edge.certificateArn belongs to account 111111111111, the credentials to ${ACCOUNT}`,
-    });
-    expect(mocks.acm.commandCalls(DescribeCertificateCommand)).toHaveLength(0);
-  });
-
-  it('fails a model version whose files are not all in the artifact bucket', async () => {
-    mocks.s3
-      .on(ListObjectsV2Command, { Prefix: 'models/bge-large-en/v1/' })
-      .resolves({ Contents: [{ Key: 'models/bge-large-en/v1/config.json' }] });
-    const { exitCode, rows } = await run();
-    expect(rows('artifacts')[1]).toEqual({
-      check: 'artifacts',
-      subject: 'models/bge-large-en/v1/',
-      status: 'fail',
-      detail: `s3://${BUCKET}/models/bge-large-en/v1/ lacks tokenizer.json or tokenizer.model, *.safetensors or *.bin weights (1 files; bge-large)`,
-      fix: `Upload the model directory: aws s3 sync <local model dir> s3://${BUCKET}/models/bge-large-en/v1/`,
-    });
-    expect(exitCode).toBe(1);
-  });
-
-  it('skips the artifacts while the data stack that creates the bucket is not deployed', async () => {
-    mocks.cfn
-      .on(DescribeStacksCommand, { StackName: 'SluiceData' })
-      .rejects(awsError('ValidationError', 'Stack with id SluiceData does not exist'));
-    const { exitCode, rows } = await run();
-    expect(rows('artifacts').map((r) => r.status)).toEqual(['skip', 'skip']);
-    expect(rows('artifacts')[0]!.fix).toContain('npx cdk deploy SluiceData');
-    expect(mocks.s3.commandCalls(ListObjectsV2Command)).toHaveLength(0);
-    expect(exitCode).toBe(0);
-  });
-
-  it('fails an image tag the registry does not have', async () => {
-    mocks.ecr.on(BatchGetImageCommand, { repositoryName: 'djl-inference' }).resolves({
-      images: [],
-      failures: [
-        {
-          imageId: { imageTag: LMI_TAG },
-          failureCode: 'ImageNotFound',
-          failureReason: 'Requested image not found',
-        },
-      ],
-    });
-    const { exitCode, rows } = await run();
-    expect(rows('images')[0]).toMatchObject({
-      status: 'fail',
-      detail: 'ImageNotFound in registry 763104351884 (eu-west-1): Requested image not found',
-      fix: expect.stringContaining(
-        'Set imageTag on deepseek-r1-distill-llama-8b to a tag AWS publishes in eu-west-1',
-      ),
-    });
-    expect(exitCode).toBe(1);
-  });
-
-  it('reports an image the registry will not show this account as unverified, not failed', async () => {
-    mocks.ecr
-      .on(BatchGetImageCommand)
-      .rejects(
-        awsError('AccessDeniedException', 'not authorized to perform ecr:BatchGetImage', 403),
-      );
-    const { exitCode, rows, text } = await run();
-    expect(rows('images').map((r) => r.status)).toEqual(['unverified', 'unverified']);
-    expect(rows('images')[0]!.fix).toContain(
-      'allow ecr:BatchGetImage on arn:aws:ecr:eu-west-1:763104351884:repository/djl-inference',
-    );
-    expect(text).toContain('2 could not be verified');
-    expect(exitCode).toBe(0);
   });
 });
