@@ -129,7 +129,11 @@ export async function openStream(
  * complete, so a failed run leaves no partial file under the final name.
  */
 export async function sealFile(inPath: string, outPath: string, options: SealOptions) {
-  await writeAtomically(outPath, (out) => sealStream(createReadStream(inPath), out, options));
+  // Reads of one frame at a time: the SDK then frames without gathering small chunks.
+  const highWaterMark = options.frameLength ?? DEFAULT_FRAME_LENGTH;
+  await writeAtomically(outPath, (out) =>
+    sealStream(createReadStream(inPath, { highWaterMark }), out, options),
+  );
 }
 
 /** Opens `inPath` to `outPath` (mode 0600), renamed into place only once every frame checked out. */
@@ -140,7 +144,11 @@ export async function openFile(
 ): Promise<ArtifactIdentity> {
   let identity: ArtifactIdentity | undefined;
   await writeAtomically(outPath, async (out) => {
-    identity = await openStream(createReadStream(inPath), out, options);
+    identity = await openStream(
+      createReadStream(inPath, { highWaterMark: DEFAULT_FRAME_LENGTH }),
+      out,
+      options,
+    );
   });
   return identity!;
 }
