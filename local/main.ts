@@ -1,7 +1,8 @@
 /**
  * `npm start`: the whole Sluice request path on one machine, with no AWS account.
  *
- * Flags: `--no-auth` turns authentication off (local only); `--quantization q8_0` serves the
+ * Flags: `--no-auth` turns authentication off (local only); `--dev-admin` signs the browser
+ * (PKCE) user in as Admin (otherwise a plain consumer); `--quantization q8_0` serves the
  * stand-in with 8-bit block weights instead of f16. Environment: `HOST`, `PORT`
  * (gateway, default 127.0.0.1:8787), `SLUICE_ISSUER_PORT` (local issuer, default 8788),
  * `SLUICE_CONFIG` (catalogue), `SLUICE_LOCAL_GGUF`
@@ -13,6 +14,7 @@ import { startLocalStack } from './stack.js';
 const argv = process.argv.slice(2);
 const args = new Set(argv);
 const auth = args.has('--no-auth') ? 'disabled' : 'local-issuer';
+const devAdmin = args.has('--dev-admin');
 const quantizationAt = argv.findIndex(
   (a) => a === '--quantization' || a.startsWith('--quantization='),
 );
@@ -34,6 +36,7 @@ const stack = await startLocalStack({
   port: Number(process.env.PORT ?? 8787),
   issuerPort: Number(process.env.SLUICE_ISSUER_PORT ?? 8788),
   auth,
+  devAdmin,
   ...(quantizationAt >= 0
     ? { env: { ...process.env, SLUICE_LOCAL_QUANTIZATION: quantization ?? '(missing)' } }
     : {}),
@@ -57,6 +60,9 @@ const lines = [
   `SageMaker endpoint ${stack.endpointUrl}   (local, SigV4 not verified)`,
   `Model              ${info.standIn ? `random-weight stand-in, ${info.quantization} weights (meaningless text; set SLUICE_LOCAL_GGUF for a real model)` : info.chatModelPath}`,
   `Models loaded in   ${Math.round(info.loadMs)} ms`,
+  stack.quotaStore
+    ? `Token quotas       dynalite ${stack.quotaStore.endpoint}, table ${stack.quotaStore.tableName} (in memory)`
+    : '',
   auth === 'disabled'
     ? 'Authentication     OFF (--no-auth): every caller is an anonymous consumer'
     : '',

@@ -6,8 +6,13 @@ import { authFromEnv, type AuthOptions } from '../edge/auth/options.js';
 import { SageMakerInvoker } from '../edge/invoke/sagemaker.js';
 import { PromMetrics } from '../edge/metrics/metrics.js';
 import { serveApp } from '../edge/runtime/serve.js';
-import { silentLogger, type Logger } from '../edge/types.js';
+import { quotaGateFromEnv } from '../edge/quota/from-env.js';
+import { jsonAuditSink } from '../edge/admin/audit.js';
+import { BatchingUsageSink, logUsageWriter } from '../edge/usage/sink.js';
+import { silentLogger, systemClock, type Logger } from '../edge/types.js';
+import { createQuotaTable, startLocalDynamo } from './dynamo/server.js';
 import { startLocalEndpoint } from './endpoint/server.js';
+import { DEV_ADMIN_USER } from './issuer/clients.js';
 import { startLocalIssuer, type LocalIssuer } from './issuer/server.js';
 import { defaultStateFilePath } from './issuer/state-file.js';
 import { createLocalBackends, type LocalBackends } from './model/local-backends.js';
@@ -38,6 +43,13 @@ export interface LocalStackOptions {
    * @default 'local-issuer'
    */
   auth?: 'local-issuer' | 'disabled';
+  /** Sign the browser (PKCE) user in with the `Admin` group (`--dev-admin`). @default false */
+  devAdmin?: boolean;
+  /**
+   * Where usage records and audit lines go (JSON lines, whatever the log level).
+   * @default stdout
+   */
+  records?: (text: string) => void;
   /** Models behind the endpoint; loaded with {@link createLocalBackends} when absent. */
   backends?: LocalBackends;
   env?: NodeJS.ProcessEnv;
@@ -51,6 +63,8 @@ export interface LocalStack {
   backends: LocalBackends;
   /** The local OAuth issuer; absent when authentication is disabled. */
   issuer: LocalIssuer | undefined;
+  /** The local DynamoDB (dynalite) holding the quota table; absent when quotas are off. */
+  quotaStore: { endpoint: string; tableName: string } | undefined;
   /** Stops the gateway, then the endpoint, then the models. */
   close(): Promise<void>;
 }
@@ -102,18 +116,59 @@ export const startLocalStack = async (options: LocalStackOptions = {}): Promise<
         port: options.issuerPort ?? 8788,
         ...(stateFile ? { stateFile } : {}),
         ...(options.print ? { print: options.print } : {}),
+        ...(options.devAdmin ? { user: DEV_ADMIN_USER } : {}),
       });
       closers.push(() => issuer!.close());
       auth = authFromEnv(issuer.authEnv, config.auth);
     }
+    // Quotas run the production code on a real DynamoDB API: dynalite in memory, the real SDK.
+    let quotaStore: LocalStack['quotaStore'];
+    let quota: ReturnType<typeof quotaGateFromEnv>;
+    if (config.quotas.enabled) {
+      const dynamo = await startLocalDynamo();
+      closers.push(() => dynamo.close());
+      const tableName = config.quotas.tableName ?? 'sluice-quotas';
+      const client = dynamo.client();
+      closers.push(async () => client.destroy());
+      await createQuotaTable(client, tableName);
+      quota = quotaGateFromEnv({ SLUICE_QUOTA_TABLE: tableName }, config, {
+        clock: systemClock,
+        logger,
+        client,
+      });
+      quotaStore = { endpoint: dynamo.endpoint, tableName };
+    }
+    const records = options.records ?? ((text: string) => void process.stdout.write(text));
+    const usage = new BatchingUsageSink({ writers: [logUsageWriter(records)], logger });
+    closers.push(() => usage.flush());
+    const audit = jsonAuditSink({ write: (line) => records(line + '\n') });
     const prometheus = new PromMetrics();
-    const { app } = createApp({ config, invoker, auth, logger, metrics: prometheus });
+    const { app } = createApp({
+      config,
+      invoker,
+      auth,
+      logger,
+      metrics: prometheus,
+      audit,
+      usage,
+      ...(quota ? { quota } : {}),
+    });
     const gateway = await serveApp(app, {
       host: options.host ?? '127.0.0.1',
       port: options.port ?? 8787,
     });
-    closers.push(() => gateway.close());
-    return { gatewayUrl: gateway.url, endpointUrl: endpoint.url, config, backends, issuer, close };
+    closers.push(async () => {
+      await gateway.close();
+    });
+    return {
+      gatewayUrl: gateway.url,
+      endpointUrl: endpoint.url,
+      config,
+      backends,
+      issuer,
+      quotaStore,
+      close,
+    };
   } catch (err) {
     await close();
     throw err;

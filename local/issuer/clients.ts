@@ -68,13 +68,19 @@ export const DEFAULT_DEV_CLIENTS: readonly DevClientConfig[] = [
   },
 ];
 
-/** @default user `dev` in group `Admin` */
+/**
+ * The browser (PKCE) user: a plain consumer, in no group. `npm start -- --dev-admin` signs it in
+ * as {@link DEV_ADMIN_USER} instead.
+ */
 export const DEFAULT_DEV_USER: DevUserConfig = {
   username: 'dev',
   sub: '00000000-0000-4000-8000-00000000de00',
   email: 'dev@localhost',
-  groups: ['Admin'],
+  groups: [],
 };
+
+/** The browser user with the `Admin` group, only when asked for (`--dev-admin`). */
+export const DEV_ADMIN_USER: DevUserConfig = { ...DEFAULT_DEV_USER, groups: ['Admin'] };
 
 /** Gives every confidential client a fresh 32-byte secret. */
 export const withSecrets = (clients: readonly DevClientConfig[]): DevClient[] =>

@@ -30,7 +30,10 @@ export interface LocalIssuerOptions {
    * secrets); `undefined` writes none. `local/main.ts` passes `defaultStateFilePath()`.
    */
   stateFile?: string;
-  /** Receives the start-up banner with the generated secrets. @default a line on stderr */
+  /**
+   * Receives the start-up banner: client ids and where their secrets are, never the secrets.
+   * @default a line on stderr
+   */
   print?: (line: string) => void;
 }
 
@@ -111,12 +114,19 @@ export const startLocalIssuer = async (options: LocalIssuerOptions): Promise<Loc
     await writeStateFile(options.stateFile, state);
   }
 
-  print(`local issuer ${issuerUrl} (development only; secrets below are new each start)`);
+  // Secrets stay out of the banner (terminals are scrolled back, shared and recorded): they are
+  // in the 0600 state file, which `npm run token` reads.
+  const secretsAt = options.stateFile ? `secret in ${options.stateFile}` : 'secret not written';
+  print(`local issuer ${issuerUrl} (development only; client secrets are new each start)`);
   for (const c of clients) {
     print(
-      `  client ${c.clientId}${c.role ? ` [${c.role}]` : ''}  ${c.clientSecret ? `secret ${c.clientSecret}` : 'public (PKCE)'}  scopes ${c.scopes.join(' ')}`,
+      `  client ${c.clientId}${c.role ? ` [${c.role}]` : ''}  ${c.clientSecret ? secretsAt : 'public (PKCE)'}  scopes ${c.scopes.join(' ')}`,
     );
   }
+  const user = options.user ?? DEFAULT_DEV_USER;
+  print(
+    `  browser user ${user.username}: ${user.groups.length > 0 ? `groups ${user.groups.join(', ')}` : 'a plain consumer (npm start -- --dev-admin makes it Admin)'}`,
+  );
   if (options.stateFile)
     print(`  a token: npm run token -- --role consumer   (reads ${options.stateFile})`);
 

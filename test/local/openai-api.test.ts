@@ -21,6 +21,7 @@ beforeAll(async () => {
     port: 0,
     auth: 'disabled',
     issuerStateFile: null,
+    records: () => {},
     backends: local,
   });
   client = new OpenAI({ baseURL: `${stack.gatewayUrl}/v1`, apiKey: 'unused', maxRetries: 0 });

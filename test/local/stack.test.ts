@@ -14,6 +14,8 @@ let client: OpenAI;
 let local: LocalBackends;
 /** Token events the chat model has produced for the stream in flight. */
 let produced = 0;
+/** Usage and audit lines the first stack wrote. */
+const records: string[] = [];
 
 beforeAll(async () => {
   local = await createLocalBackends({ threads: 1 });
@@ -33,6 +35,7 @@ beforeAll(async () => {
     port: 0,
     auth: 'disabled',
     issuerStateFile: null,
+    records: (text) => void records.push(text),
     backends: { ...local, backends: { ...local.backends, 'sluice-chat': counted } },
   });
   client = new OpenAI({
@@ -46,6 +49,7 @@ beforeAll(async () => {
     issuerPort: 0,
     issuerStateFile: null,
     print: () => {},
+    records: () => {},
     backends: local,
   });
 }, 120_000);
@@ -57,6 +61,33 @@ afterAll(async () => {
 });
 
 describe('local stack with the official openai client', () => {
+  it('charges requests to the token quota in dynalite and writes a usage record', async () => {
+    const { data, response } = await client.chat.completions
+      .create({
+        model: 'sluice-tiny-chat',
+        messages: [{ role: 'user', content: 'Hello' }],
+        max_tokens: 4,
+      })
+      .withResponse();
+    expect(stack.quotaStore?.endpoint).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    expect(response.headers.get('x-ratelimit-limit-tokens')).toBe('1000000');
+    expect(Number(response.headers.get('x-ratelimit-remaining-tokens'))).toBeLessThan(1_000_000);
+    for (let i = 0; i < 300 && !records.join('').includes('"type":"usage"'); i++)
+      await new Promise((r) => setTimeout(r, 10));
+    const usage = records
+      .join('')
+      .split('\n')
+      .filter((l) => l.includes('"type":"usage"'))
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(usage.at(-1)).toMatchObject({
+      tenant: 'local',
+      model: 'sluice-tiny-chat',
+      prompt_tokens: data.usage!.prompt_tokens,
+      completion_tokens: data.usage!.completion_tokens,
+      usage_reported: true,
+    });
+  });
+
   it('lists the local models', async () => {
     const models = await client.models.list();
     expect(models.data.map((m) => m.id)).toEqual([

@@ -1,6 +1,6 @@
 import { serve } from '@hono/node-server';
 import { execFile } from 'node:child_process';
-import { mkdtemp, rm, stat } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -13,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../../../edge/app.js';
 import { authFromEnv } from '../../../edge/auth/options.js';
 import { s256 } from '../../../local/issuer/app.js';
+import { DEV_ADMIN_USER } from '../../../local/issuer/clients.js';
 import { startLocalIssuer, type LocalIssuer } from '../../../local/issuer/server.js';
 import { testConfig } from '../../helpers/catalogue.js';
 import { StubInvoker } from '../../edge/auth/harness.js';
@@ -68,11 +69,15 @@ describe('local issuer metadata', () => {
     expect(jwks.keys[0]!.d).toBeUndefined();
   });
 
-  it('generates secrets at start, prints them, and writes them only to a 0600 state file', async () => {
+  it('generates secrets at start and writes them only to a 0600 state file, never the banner', async () => {
     const secret = issuer.clientForRole.admin!.clientSecret!;
     expect(secret).toMatch(/^[A-Za-z0-9_-]{43}$/);
-    expect(banner.join('\n')).toContain(secret);
+    const printed = banner.join('\n');
+    for (const c of issuer.clients)
+      if (c.clientSecret) expect(printed).not.toContain(c.clientSecret);
+    expect(printed).toContain(`secret in ${stateFile}`);
     expect((await stat(stateFile)).mode & 0o777).toBe(0o600);
+    expect(await readFile(stateFile, 'utf8')).toContain(secret);
     const again = await startLocalIssuer({ port: 0, print: () => undefined });
     expect(again.clientForRole.admin!.clientSecret).not.toBe(secret);
     await again.close();
@@ -175,18 +180,55 @@ describe('authorization code with PKCE', () => {
     expect(decodeJwt(tokens.access_token)).toMatchObject({
       sub: '00000000-0000-4000-8000-00000000de00',
       username: 'dev',
-      'cognito:groups': ['Admin'],
+      'cognito:groups': [],
       client_id: 'sluice-local-web',
       token_use: 'access',
       scope: 'openid inference/invoke',
     });
     const { verifier: gateway } = authFromEnv(issuer.authEnv);
-    expect((await gateway.verify(tokens.access_token)).roles).toEqual(['consumer', 'admin']);
+    // A plain consumer unless npm start -- --dev-admin says otherwise.
+    expect((await gateway.verify(tokens.access_token)).roles).toEqual(['consumer']);
     // The ID token of the same sign-in is not an access token.
     await expect(gateway.verify(tokens.id_token)).rejects.toThrow(/not an access token/);
     const replay = await exchange(code, verifier);
     expect(replay.status).toBe(400);
     expect(await replay.json()).toEqual({ error: 'invalid_grant' });
+  });
+
+  it('signs the dev user in as Admin only when the issuer is started with DEV_ADMIN_USER', async () => {
+    const admin = await startLocalIssuer({ port: 0, user: DEV_ADMIN_USER, print: () => {} });
+    try {
+      const verifier = randomBytes(32).toString('base64url');
+      const url = new URL(`${admin.issuerUrl}/oauth2/authorize`);
+      for (const [k, v] of Object.entries({
+        response_type: 'code',
+        client_id: 'sluice-local-web',
+        redirect_uri: redirect,
+        code_challenge: s256(verifier),
+        code_challenge_method: 'S256',
+        scope: 'inference/invoke',
+      }))
+        url.searchParams.set(k, v);
+      const code = new URL(
+        (await fetch(url, { redirect: 'manual' })).headers.get('location')!,
+      ).searchParams.get('code')!;
+      const res = await fetch(admin.tokenEndpoint, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({
+          grant_type: 'authorization_code',
+          client_id: 'sluice-local-web',
+          code,
+          redirect_uri: redirect,
+          code_verifier: verifier,
+        }).toString(),
+      });
+      const { access_token } = (await res.json()) as { access_token: string };
+      const { verifier: gateway } = authFromEnv(admin.authEnv);
+      expect((await gateway.verify(access_token)).roles).toEqual(['consumer', 'admin']);
+    } finally {
+      await admin.close();
+    }
   });
 
   it('refuses a wrong verifier and spends the code', async () => {
