@@ -6,6 +6,7 @@ import { Construct } from 'constructs';
 import {
   GPU_INSTANCE_TYPES,
   type AlarmThresholds,
+  type ModelDeployment,
   type VariantDeployment,
 } from '../config/schema.js';
 
@@ -14,10 +15,17 @@ export const SAGEMAKER_INSTANCE_NAMESPACE = '/aws/sagemaker/Endpoints';
 
 export interface EndpointAlarmsProps {
   readonly endpointName: string;
+  /** What the endpoint serves: embedding endpoints also roll back on `ModelLatency` p99. */
+  readonly kind: ModelDeployment['kind'];
   readonly variants: readonly VariantDeployment[];
   readonly thresholds: AlarmThresholds;
   /** Where alarm and OK notifications go. */
   readonly topic: sns.ITopic;
+  /**
+   * Alarms defined elsewhere that also roll back this endpoint: the gateway's time to first token
+   * and time per output token p99 of the model (see `GatewayAlarms.latencyOf`). @default []
+   */
+  readonly gatewayRollback?: readonly cloudwatch.IAlarm[];
 }
 
 /**
@@ -67,6 +75,17 @@ export class EndpointMetrics {
     return this.metric('AWS/SageMaker', 'ModelLatency', variant, 'p99');
   }
 
+  /** `ModelLatency` p99 in milliseconds, for graphs. */
+  modelLatencyP99Ms(variant: string): cloudwatch.MathExpression {
+    const id = `lat_${variant.replace(/-/g, '_')}`;
+    return new cloudwatch.MathExpression({
+      expression: `${id} / 1000`,
+      usingMetrics: { [id]: this.modelLatencyP99(variant) },
+      label: `${variant} ModelLatency p99 (ms)`,
+      period: Duration.minutes(1),
+    });
+  }
+
   /** `Invocation5XXErrors` as a percentage of invocations. */
   errorRate(variant: string): cloudwatch.MathExpression {
     return new cloudwatch.MathExpression({
@@ -83,15 +102,18 @@ export class EndpointMetrics {
 
 /**
  * Alarms of one endpoint, per variant: GPU utilization per GPU above the threshold for five
- * minutes, GPU memory, `ModelLatency` p99 and the `Invocation5XXErrors` rate. The latency and
- * error alarms double as the rollback alarms of blue/green deployments and traffic shifts.
+ * minutes, GPU memory and the `Invocation5XXErrors` rate, plus `ModelLatency` p99 on embedding
+ * endpoints. The rollback alarms of blue/green deployments and traffic shifts are the 5xx rates,
+ * the embedding `ModelLatency`, and the gateway's alarms passed in `gatewayRollback`; a generation
+ * endpoint has no `ModelLatency` alarm, because `ModelLatency` covers the whole generation and a
+ * fixed threshold trips on long, healthy answers (the dashboard shows it).
  */
 export class EndpointAlarms extends Construct {
   public readonly metrics: EndpointMetrics;
-  /** Every alarm of the endpoint. */
+  /** Every alarm this construct creates (not the gateway's). */
   public readonly all: cloudwatch.Alarm[] = [];
-  /** Alarms that roll back a deployment or a traffic shift (latency and 5xx, per variant). */
-  public readonly rollback: cloudwatch.Alarm[] = [];
+  /** Alarms that roll back a deployment or a traffic shift. */
+  public readonly rollback: cloudwatch.IAlarm[] = [];
 
   constructor(scope: Construct, id: string, props: EndpointAlarmsProps) {
     super(scope, id);
@@ -130,19 +152,21 @@ export class EndpointAlarms extends Construct {
         }),
         false,
       );
-      add(
-        new cloudwatch.Alarm(this, `${v.name}ModelLatencyP99`, {
-          alarmDescription: `${props.endpointName}/${v.name}: ModelLatency p99 above ${t.modelLatencyP99Ms} ms`,
-          metric: this.metrics.modelLatencyP99(v.name),
-          // ModelLatency is published in microseconds.
-          threshold: t.modelLatencyP99Ms * 1000,
-          comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-          evaluationPeriods: 3,
-          datapointsToAlarm: 3,
-          treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-        }),
-        true,
-      );
+      if (props.kind === 'embedding') {
+        add(
+          new cloudwatch.Alarm(this, `${v.name}ModelLatencyP99`, {
+            alarmDescription: `${props.endpointName}/${v.name}: ModelLatency p99 above ${t.modelLatencyP99Ms} ms`,
+            metric: this.metrics.modelLatencyP99(v.name),
+            // ModelLatency is published in microseconds.
+            threshold: t.modelLatencyP99Ms * 1000,
+            comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+            evaluationPeriods: 3,
+            datapointsToAlarm: 3,
+            treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+          }),
+          true,
+        );
+      }
       add(
         new cloudwatch.Alarm(this, `${v.name}Invocation5xxRate`, {
           alarmDescription: `${props.endpointName}/${v.name}: Invocation5XXErrors above ${t.endpoint5xxPercent}% of invocations`,
@@ -156,5 +180,6 @@ export class EndpointAlarms extends Construct {
         true,
       );
     }
+    this.rollback.push(...(props.gatewayRollback ?? []));
   }
 }

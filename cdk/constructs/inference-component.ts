@@ -27,13 +27,18 @@ export interface InferenceComponentProps {
   readonly canary: CanaryPolicy;
   readonly thresholds: AlarmThresholds;
   readonly topic: sns.ITopic;
+  /**
+   * The gateway's latency alarms of this model, which also roll back (`GatewayAlarms.latencyOf`).
+   * @default []
+   */
+  readonly gatewayRollback?: readonly cloudwatch.IAlarm[];
 }
 
 /**
  * One model as an inference component on a shared endpoint: a Model for its version, the
  * InferenceComponent (GPUs, memory and CPU per copy, the initial copy count), a rolling update
- * one copy at a time that rolls back when the component's latency or 5xx alarm fires, and
- * Application Auto Scaling of `DesiredCopyCount` on invocations per copy. With `scaleToZero`, a
+ * one copy at a time that rolls back when the component's 5xx alarm or the model's latency
+ * alarms fire, and Application Auto Scaling of `DesiredCopyCount` on invocations per copy. With `scaleToZero`, a
  * step-scaling policy on `NoCapacityInvocationFailures` brings the first copy back.
  */
 export class InferenceComponent extends Construct {
@@ -87,8 +92,10 @@ export class InferenceComponent extends Construct {
 
     this.alarms = new ComponentAlarms(this, 'Alarms', {
       componentName: c.name,
+      kind: model.kind,
       thresholds: props.thresholds,
       topic: props.topic,
+      gatewayRollback: props.gatewayRollback,
     });
 
     const waitSeconds = sagemakerBakeSeconds(props.canary.bakeMinutes);

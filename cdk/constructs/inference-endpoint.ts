@@ -36,7 +36,10 @@ export interface InferenceEndpointProps {
   readonly canary: CanaryPolicy;
   readonly thresholds: AlarmThresholds;
   readonly topic: sns.ITopic;
-  /** The gateway's latency alarms of this model, which also roll back (`GatewayAlarms.latencyOf`). @default [] */
+  /**
+   * The gateway's latency alarms of this model, which also roll back (`GatewayAlarms.latencyOf`).
+   * @default []
+   */
   readonly gatewayRollback?: readonly cloudwatch.IAlarm[];
 }
 

@@ -4,7 +4,7 @@ import { Construct } from 'constructs';
 import type { ModelDeployment } from '../config/schema.js';
 import { componentMetric } from './component-alarms.js';
 import { EndpointMetrics } from './endpoint-alarms.js';
-import { gatewayErrorRate, gatewayMetric } from './gateway-alarms.js';
+import { gatewayErrorRate, gatewayMetric, gatewayTargetMetric } from './gateway-alarms.js';
 
 export interface ObservabilityDashboardProps {
   readonly models: readonly ModelDeployment[];
@@ -14,8 +14,9 @@ export interface ObservabilityDashboardProps {
 
 /**
  * One dashboard: alarm status, then per model the gateway's QPS, p99 latency, 5xx rate, batch
- * size and queue wait (EMF), and per variant GPU and GPU memory utilization per GPU, or per
- * inference component its invocations per copy and the requests that found no copy.
+ * size and queue wait (EMF), time to first token and per output token, SageMaker's `ModelLatency`,
+ * and per variant GPU and GPU memory utilization per GPU, or per inference component its
+ * invocations per copy and the requests that found no copy.
  */
 export class ObservabilityDashboard extends Construct {
   public readonly dashboard: cloudwatch.Dashboard;
@@ -67,9 +68,50 @@ export class ObservabilityDashboard extends Construct {
           right: [gatewayMetric(m.id, 'QueueWait', 'p99')],
           width: 6,
         }),
+        ...this.latencyWidgets(m),
         ...this.hostWidgets(m),
       );
     }
+  }
+
+  /**
+   * Time to first token and per output token (p99, generation models), and SageMaker's
+   * `ModelLatency` p99 per variant or component: watched here, not alarmed on for generation
+   * models, because it grows with the length of the answer.
+   */
+  private latencyWidgets(m: ModelDeployment): cloudwatch.IWidget[] {
+    const modelLatency =
+      m.hosting === 'component'
+        ? [
+            new cloudwatch.MathExpression({
+              expression: 'lat / 1000',
+              usingMetrics: {
+                lat: componentMetric(m.inferenceComponent.name, 'ModelLatency', 'p99'),
+              },
+              label: `${m.inferenceComponent.name} ModelLatency p99 (ms)`,
+              period: Duration.minutes(1),
+            }),
+          ]
+        : m.variants.map((v) => new EndpointMetrics(m.endpointName).modelLatencyP99Ms(v.name));
+    const widgets: cloudwatch.IWidget[] = [];
+    if (m.kind !== 'embedding') {
+      widgets.push(
+        new cloudwatch.GraphWidget({
+          title: 'Time to first token / per output token p99 (ms)',
+          left: [gatewayTargetMetric(m.id, 'TimeToFirstToken', 'p99')],
+          right: [gatewayTargetMetric(m.id, 'TimePerOutputToken', 'p99')],
+          width: 12,
+        }),
+      );
+    }
+    widgets.push(
+      new cloudwatch.GraphWidget({
+        title: 'SageMaker ModelLatency p99 (ms)',
+        left: modelLatency,
+        width: m.kind === 'embedding' ? 24 : 12,
+      }),
+    );
+    return widgets;
   }
 
   /** Per variant GPU and GPU memory per GPU; per component its copies and invocations. */

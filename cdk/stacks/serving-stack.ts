@@ -56,6 +56,14 @@ export class ServingStack extends Stack {
     const { config } = props;
     const artifacts = s3.Bucket.fromBucketArn(this, 'ArtifactsBucket', props.artifactsBucketArn);
 
+    // The gateway's latency alarms of each model (TTFT/TPOT p99) also roll back its endpoint or
+    // component, so they are made first.
+    const gatewayAlarms = new GatewayAlarms(this, 'GatewayAlarms', {
+      models: config.models,
+      thresholds: config.alarms,
+      topic: props.topic,
+    });
+
     // Construct ids follow each model's position in `models`, as they always have.
     this.endpoints = [];
     config.models.forEach((model, n) => {
@@ -68,6 +76,7 @@ export class ServingStack extends Stack {
           canary: config.canary,
           thresholds: config.alarms,
           topic: props.topic,
+          gatewayRollback: gatewayAlarms.latencyOf(model.id),
         }),
       );
     });
@@ -92,6 +101,7 @@ export class ServingStack extends Stack {
           canary: config.canary,
           thresholds: config.alarms,
           topic: props.topic,
+          gatewayRollback: gatewayAlarms.latencyOf(model.id),
         }),
     );
 
@@ -108,12 +118,6 @@ export class ServingStack extends Stack {
       });
     }
     const stateMachineArn = this.shifter?.stateMachine.stateMachineArn;
-
-    const gatewayAlarms = new GatewayAlarms(this, 'GatewayAlarms', {
-      models: config.models.map((m) => m.id),
-      thresholds: config.alarms,
-      topic: props.topic,
-    });
 
     const network = new GatewayNetwork(this, 'Network', {
       key: props.key,

@@ -377,14 +377,21 @@ describe('alarms', () => {
     });
   });
 
-  it('alarms on ModelLatency p99 (in microseconds) and the Invocation5XXErrors rate', () => {
-    alarm({
-      MetricName: 'ModelLatency',
-      Namespace: 'AWS/SageMaker',
-      ExtendedStatistic: 'p99',
-      Period: 60,
-      Threshold: 10_000_000,
-    });
+  it('alarms on ModelLatency p99 (in microseconds) of the embedding endpoint only, and every Invocation5XXErrors rate', () => {
+    const latency = Object.values(
+      t.serving.findResources('AWS::CloudWatch::Alarm', {
+        Properties: { MetricName: 'ModelLatency' },
+      }),
+    ).map((a) => a.Properties);
+    expect(latency).toEqual([
+      expect.objectContaining({
+        Namespace: 'AWS/SageMaker',
+        ExtendedStatistic: 'p99',
+        Period: 60,
+        Threshold: 10_000_000,
+        Dimensions: expect.arrayContaining([{ Name: 'EndpointName', Value: 'sluice-bge-large' }]),
+      }),
+    ]);
     alarm({
       Threshold: 1,
       EvaluationPeriods: 3,
@@ -412,10 +419,36 @@ describe('alarms', () => {
     alarm({
       Namespace: 'Sluice/Gateway',
       MetricName: 'Latency',
+      Dimensions: [{ Name: 'Model', Value: 'bge-large-en' }],
       ExtendedStatistic: 'p99',
       Period: 60,
       Threshold: 15_000,
     });
+    for (const [metric, threshold] of [
+      ['TimeToFirstToken', 5_000],
+      ['TimePerOutputToken', 250],
+    ] as const) {
+      alarm({
+        Namespace: 'Sluice/Gateway',
+        MetricName: metric,
+        Dimensions: Match.arrayEquals([
+          { Name: 'Model', Value: 'deepseek-r1-distill-llama-8b' },
+          { Name: 'Target', Value: 'default' },
+        ]),
+        ExtendedStatistic: 'p99',
+        Period: 60,
+        Threshold: threshold,
+      });
+    }
+    // A generation's whole Latency grows with its answer: no alarm on it.
+    expect(
+      t.serving.findResources('AWS::CloudWatch::Alarm', {
+        Properties: {
+          MetricName: 'Latency',
+          Dimensions: [{ Name: 'Model', Value: 'deepseek-r1-distill-llama-8b' }],
+        },
+      }),
+    ).toEqual({});
     alarm({
       Namespace: 'Sluice/Gateway',
       MetricName: 'QueueWait',
@@ -437,12 +470,89 @@ describe('alarms', () => {
       policies.some((id) => JSON.stringify(a.AlarmActions) === JSON.stringify([{ Ref: id }])),
     );
     const others = alarmsOf().filter((a) => !scaling.includes(a));
-    // Two step-scaling alarms (upper and lower) per variant; 4 alarms per variant, 3 per model.
-    const variants = variantModels(config.models).flatMap((m) => m.variants).length;
-    expect(scaling).toHaveLength(2 * variants);
-    expect(others).toHaveLength(4 * variants + 3 * config.models.length);
+    // Two step-scaling alarms (upper and lower) per variant; per variant GPU, GPU memory and 5xx
+    // (and ModelLatency for embeddings); per model gateway 5xx, queue wait and TTFT + TPOT
+    // (generation) or Latency (embeddings).
+    const variants = variantModels(config.models).flatMap((m) => m.variants.map(() => m.kind));
+    const embedding = (k: string): number => (k === 'embedding' ? 1 : 0);
+    expect(scaling).toHaveLength(2 * variants.length);
+    expect(others).toHaveLength(
+      variants.reduce((n, k) => n + 3 + embedding(k), 0) +
+        config.models.reduce((n, m) => n + 2 + (embedding(m.kind) ? 1 : 2), 0),
+    );
     for (const a of others) expect(a.AlarmActions).toEqual([topic]);
     t.serving.resourceCountIs('AWS::CloudWatch::Dashboard', 1);
+  });
+
+  it('rolls back endpoint deployments, traffic shifts and gateway deployments on error rates and TTFT/TPOT p99, never on a generation’s whole latency', () => {
+    const alarms = t.serving.findResources('AWS::CloudWatch::Alarm');
+    /** What an alarm watches: its metric names and the model or endpoint it names. */
+    const watched = (ref: unknown): string => {
+      const p = alarms[(ref as { Ref: string }).Ref]!.Properties as Record<string, unknown>;
+      const metrics = (p.Metrics as { MetricStat?: { Metric: Record<string, unknown> } }[]) ?? [
+        { MetricStat: { Metric: p } },
+      ];
+      return metrics
+        .flatMap((m) => (m.MetricStat ? [m.MetricStat.Metric] : []))
+        .map((m) => `${m.MetricName}@${JSON.stringify(m.Dimensions)}`)
+        .join('+');
+    };
+    const endpoint = (name: string) =>
+      Object.values(
+        t.serving.findResources('AWS::SageMaker::Endpoint', {
+          Properties: { EndpointName: name },
+        }),
+      )[0]!.Properties.DeploymentConfig.AutoRollbackConfiguration.Alarms.map(
+        (a: { AlarmName: unknown }) => watched(a.AlarmName),
+      ) as string[];
+    const chat = endpoint('sluice-deepseek-8b');
+    expect(chat).toHaveLength(4);
+    expect(chat.filter((w) => w.startsWith('Invocation5XXErrors@'))).toHaveLength(2);
+    expect(chat).toContain(
+      'TimeToFirstToken@[{"Name":"Model","Value":"deepseek-r1-distill-llama-8b"},{"Name":"Target","Value":"default"}]',
+    );
+    expect(chat).toContain(
+      'TimePerOutputToken@[{"Name":"Model","Value":"deepseek-r1-distill-llama-8b"},{"Name":"Target","Value":"default"}]',
+    );
+    expect(chat.join()).not.toContain('ModelLatency');
+    const embed = endpoint('sluice-bge-large');
+    expect(embed.some((w) => w.startsWith('ModelLatency@'))).toBe(true);
+    expect(
+      embed.some((w) => w.startsWith('Latency@[{"Name":"Model","Value":"bge-large-en"}]')),
+    ).toBe(true);
+
+    // The traffic shifter reads the same alarms before each step.
+    const machine = JSON.stringify(
+      Object.values(t.serving.findResources('AWS::StepFunctions::StateMachine'))[0],
+    );
+    const ttft = Object.keys(alarms).find((id) =>
+      watched({ Ref: id }).startsWith('TimeToFirstToken@'),
+    )!;
+    expect(machine).toContain(`{"Ref":"${ttft}"}`);
+
+    // The gateway's canary rolls back on the gateway's 5xx and latency alarms of every model.
+    const group = Object.values(
+      t.serving.findResources('AWS::CodeDeploy::DeploymentGroup'),
+    )[0]!.Properties.AlarmConfiguration.Alarms.map((a: { Name: unknown }) => watched(a.Name));
+    expect(group.filter((w: string) => w.startsWith('TimeToFirstToken@'))).toHaveLength(1);
+    expect(group.filter((w: string) => w.startsWith('TimePerOutputToken@'))).toHaveLength(1);
+    expect(group.filter((w: string) => w.startsWith('Errors5xx@'))).toHaveLength(2);
+    expect(
+      group.filter(
+        (w: string) => w === 'Latency@[{"Name":"Model","Value":"deepseek-r1-distill-llama-8b"}]',
+      ),
+    ).toEqual([]);
+  });
+
+  it('draws SageMaker ModelLatency and the gateway’s TTFT/TPOT on the dashboard', () => {
+    const body = JSON.stringify(
+      Object.values(t.serving.findResources('AWS::CloudWatch::Dashboard'))[0]!.Properties
+        .DashboardBody,
+    );
+    expect(body).toContain('ModelLatency');
+    expect(body).toContain('sluice-deepseek-8b');
+    expect(body).toContain('TimeToFirstToken');
+    expect(body).toContain('TimePerOutputToken');
   });
 
   it('scales on GPU utilization per GPU: the step-scaling alarms divide by the GPU count', () => {

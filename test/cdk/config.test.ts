@@ -102,6 +102,13 @@ describe('deployment config', () => {
     });
   });
 
+  it('refuses a time-to-first-token threshold at or below the queue-wait one, naming the field', () => {
+    expect(() => parseSluiceConfig({ alarms: { ttftP99Ms: 2000, queueWaitP99Ms: 2000 } })).toThrow(
+      /ttftP99Ms must exceed queueWaitP99Ms[\s\S]*alarms\.ttftP99Ms/,
+    );
+    expect(parseSluiceConfig({}).alarms).toMatchObject({ ttftP99Ms: 5000, tpotP99Ms: 250 });
+  });
+
   it('picks the regional DLC registry and refuses unknown regions', () => {
     expect(containerImageUri({ kind: 'embedding', imageTag: undefined }, 'eu-west-1')).toMatch(
       /^141502667606\.dkr\.ecr\.eu-west-1\.amazonaws\.com\/tei:/,

@@ -111,8 +111,10 @@ describe('InferenceComponent on a shared endpoint', () => {
           // 3 copies at most × (30 min start + 10 min bake)
           MaximumExecutionTimeoutInSeconds: 7200,
         },
+        // The component's 5xx rate and the gateway's TTFT and TPOT p99 of the model.
         AutoRollbackConfiguration: {
           Alarms: [
+            { AlarmName: { Ref: Match.anyValue() } },
             { AlarmName: { Ref: Match.anyValue() } },
             { AlarmName: { Ref: Match.anyValue() } },
           ],
@@ -131,11 +133,34 @@ describe('InferenceComponent on a shared endpoint', () => {
     ).map((a) => a.AlarmName.Ref);
     const alarms = t.findResources('AWS::CloudWatch::Alarm');
     const metricsOf = (id: string): string => JSON.stringify(alarms[id]!.Properties);
-    expect(alarmIds.map(metricsOf).some((m) => m.includes('"ModelLatency"'))).toBe(true);
-    expect(alarmIds.map(metricsOf).some((m) => m.includes('"Invocation5XXErrors"'))).toBe(true);
-    for (const id of alarmIds) {
-      expect(metricsOf(id)).toContain('{"Name":"InferenceComponentName","Value":"deepseek-8b"}');
+    const watched = alarmIds.map(metricsOf);
+    // ModelLatency covers a whole generation and grows with the answer: not a rollback measure.
+    expect(watched.some((m) => m.includes('"ModelLatency"'))).toBe(false);
+    const errors = watched.filter((m) => m.includes('"Invocation5XXErrors"'));
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toContain('{"Name":"InferenceComponentName","Value":"deepseek-8b"}');
+    for (const metric of ['TimeToFirstToken', 'TimePerOutputToken']) {
+      expect(
+        watched.filter(
+          (m) =>
+            m.includes(`"MetricName":"${metric}"`) &&
+            m.includes(
+              '[{"Name":"Model","Value":"deepseek-r1-distill-llama-8b"},{"Name":"Target","Value":"default"}]',
+            ),
+        ),
+      ).toHaveLength(1);
     }
+    // The embedding component rolls back on its ModelLatency: its work does not grow with an answer.
+    const bge = Object.values(
+      t.findResources('AWS::SageMaker::InferenceComponent', {
+        Properties: { InferenceComponentName: 'bge-large' },
+      }),
+    )[0]!.Properties.DeploymentConfig.AutoRollbackConfiguration.Alarms as {
+      AlarmName: { Ref: string };
+    }[];
+    expect(
+      bge.map((a) => metricsOf(a.AlarmName.Ref)).some((m) => m.includes('"ModelLatency"')),
+    ).toBe(true);
   });
 
   it('shapes the endpoint config for components: role, managed instance scaling, least outstanding requests, no model', () => {
