@@ -287,5 +287,11 @@ export async function startLocalEndpoint(options: LocalEndpointOptions): Promise
     port: options.port,
     drainMs: 0,
   });
-  return { url: server.url, invocations, close: () => server.close() };
+  return {
+    url: server.url,
+    invocations,
+    close: async () => {
+      await server.close();
+    },
+  };
 }
