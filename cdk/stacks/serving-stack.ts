@@ -20,8 +20,10 @@ import type { Identity } from '../constructs/identity.js';
 import { InferenceComponent } from '../constructs/inference-component.js';
 import { InferenceEndpoint } from '../constructs/inference-endpoint.js';
 import { ObservabilityDashboard } from '../constructs/observability-dashboard.js';
+import { QuotaTable } from '../constructs/quota-table.js';
 import { SharedEndpoint } from '../constructs/shared-endpoint.js';
 import { TrafficShifter } from '../constructs/traffic-shifter.js';
+import { UsageStream } from '../constructs/usage-stream.js';
 
 export interface ServingStackProps extends StackProps {
   readonly config: SluiceConfig;
@@ -154,6 +156,17 @@ export class ServingStack extends Stack {
       maxVCpu: config.gateway.maxVCpu,
       cpuTargetPercent: config.gateway.cpuTargetPercent,
     });
+
+    // Token quotas and usage records, shared by every gateway environment (docs/usage.md).
+    const quotas = new QuotaTable(this, 'Quotas', { key: props.key });
+    quotas.grantGateway(this.gateway.function);
+    this.gateway.function.addEnvironment('SLUICE_QUOTA_TABLE', quotas.table.tableName);
+    const usage = new UsageStream(this, 'Usage', { key: props.key });
+    usage.grantPut(this.gateway.function);
+    this.gateway.function.addEnvironment(
+      'SLUICE_USAGE_STREAM',
+      usage.deliveryStream.deliveryStreamName,
+    );
 
     this.payloadHash = new EdgePayloadHash(this, 'PayloadHash', { edgeStack: props.edgeStack });
     this.edge = new EdgeDistribution(this, 'Edge', {
