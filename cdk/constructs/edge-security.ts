@@ -5,6 +5,41 @@ import * as wafv2 from 'aws-cdk-lib/aws-wafv2';
 import { Construct } from 'constructs';
 import { LogDeliveryBucket } from './log-delivery-bucket.js';
 
+/**
+ * The body rules of the AWS managed common rule set (core rule set) and the labels they add, from
+ * AWS's "Baseline rule groups" page
+ * (https://docs.aws.amazon.com/waf/latest/developerguide/aws-managed-rule-groups-baseline.html).
+ * Prompts routinely hold code, HTML, file paths and URLs, and exceed 8 KB: on the inference API
+ * these rules would block ordinary requests, so there they only count.
+ */
+export const COMMON_RULE_SET_BODY_RULES = {
+  SizeRestrictions_BODY: 'awswaf:managed:aws:core-rule-set:SizeRestrictions_Body',
+  EC2MetaDataSSRF_BODY: 'awswaf:managed:aws:core-rule-set:EC2MetaDataSSRF_Body',
+  GenericLFI_BODY: 'awswaf:managed:aws:core-rule-set:GenericLFI_Body',
+  GenericRFI_BODY: 'awswaf:managed:aws:core-rule-set:GenericRFI_Body',
+  CrossSiteScripting_BODY: 'awswaf:managed:aws:core-rule-set:CrossSiteScripting_Body',
+} as const;
+
+/** The inference API's path prefix, whose request bodies are prompts. */
+export const INFERENCE_API_PREFIX = '/v1/';
+
+/**
+ * Requests to the inference API. The path is URL-decoded and normalized first, so a request the
+ * gateway's router would resolve elsewhere (`/v1/../admin/…`, `/v1/%2e%2e/admin/…`) does not
+ * count as one.
+ */
+const inferenceApiPath: wafv2.CfnWebACL.StatementProperty = {
+  byteMatchStatement: {
+    fieldToMatch: { uriPath: {} },
+    positionalConstraint: 'STARTS_WITH',
+    searchString: INFERENCE_API_PREFIX,
+    textTransformations: [
+      { priority: 0, type: 'URL_DECODE' },
+      { priority: 1, type: 'NORMALIZE_PATH' },
+    ],
+  },
+};
+
 export interface EdgeSecurityProps {
   /** Requests per 5 minutes per `Authorization` value before WAF blocks (the fleet-wide limit). */
   readonly rateLimitPer5Min: number;
@@ -14,8 +49,10 @@ export interface EdgeSecurityProps {
 
 /**
  * AWS WAF for the CloudFront distribution (scope CLOUDFRONT, so its stack lives in us-east-1):
- * the AWS managed common rule set and rate-based rules keyed on the `Authorization` header and
- * on the client IP, with WAF logs (and CloudFront standard logs) going to one SSE-S3 log bucket.
+ * the AWS managed common rule set, with its body rules counted on the inference API (`/v1/…`,
+ * whose bodies are prompts) and blocking everywhere else; rate-based rules keyed on the
+ * `Authorization` header and on the client IP; WAF logs (and CloudFront standard logs) going to
+ * one SSE-S3 log bucket.
  */
 export class EdgeSecurity extends Construct {
   public readonly webAcl: wafv2.CfnWebACL;
@@ -77,15 +114,39 @@ export class EdgeSecurity extends Construct {
             managedRuleGroupStatement: {
               vendorName: 'AWS',
               name: 'AWSManagedRulesCommonRuleSet',
-              // Prompts routinely exceed the rule set's 8 KB body limit; count instead of block.
-              ruleActionOverrides: [{ name: 'SizeRestrictions_BODY', actionToUse: { count: {} } }],
+              // The body rules only count (and label) here; the next rule blocks on their labels
+              // everywhere but /v1/. Every other rule of the set blocks on every path.
+              ruleActionOverrides: Object.keys(COMMON_RULE_SET_BODY_RULES).map((name) => ({
+                name,
+                actionToUse: { count: {} },
+              })),
             },
           },
           visibilityConfig: visibility('sluice-aws-common'),
         },
         {
-          name: 'rate-per-token',
+          name: 'aws-common-body-outside-v1',
           priority: 1,
+          action: { block: {} },
+          statement: {
+            andStatement: {
+              statements: [
+                {
+                  orStatement: {
+                    statements: Object.values(COMMON_RULE_SET_BODY_RULES).map((key) => ({
+                      labelMatchStatement: { scope: 'LABEL', key },
+                    })),
+                  },
+                },
+                { notStatement: { statement: inferenceApiPath } },
+              ],
+            },
+          },
+          visibilityConfig: visibility('sluice-aws-common-body-outside-v1'),
+        },
+        {
+          name: 'rate-per-token',
+          priority: 2,
           action: { block: {} },
           statement: {
             rateBasedStatement: {
@@ -106,7 +167,7 @@ export class EdgeSecurity extends Construct {
         },
         {
           name: 'rate-per-ip',
-          priority: 2,
+          priority: 3,
           action: { block: {} },
           statement: {
             rateBasedStatement: {
