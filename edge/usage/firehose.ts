@@ -2,9 +2,9 @@ import { FirehoseClient, PutRecordBatchCommand } from '@aws-sdk/client-firehose'
 import type { StreamRecord } from './record.js';
 import type { UsageWriter } from './sink.js';
 
-/** PutRecordBatch takes at most 500 records and 4 MiB per call. */
+/** PutRecordBatch takes at most 500 records and 4 MB per call (a little under, for the envelope). */
 const MAX_BATCH_RECORDS = 500;
-const MAX_BATCH_BYTES = 4 * 1024 * 1024;
+const MAX_BATCH_BYTES = 3_900_000;
 
 export interface FirehoseUsageWriterOptions {
   deliveryStreamName: string;
@@ -18,7 +18,7 @@ const encoder = new TextEncoder();
 
 /**
  * Writes records to a Firehose stream as newline-terminated JSON (one record per line, which
- * Athena's JSON SerDe reads), in `PutRecordBatch` calls of at most 500 records and 4 MiB.
+ * Athena's JSON SerDe reads), in `PutRecordBatch` calls of at most 500 records and 4 MB.
  * Records Firehose reports as failed (`FailedPutCount`) are sent again, up to `maxAttempts`.
  */
 export class FirehoseUsageWriter implements UsageWriter {
