@@ -276,7 +276,12 @@ export class TargetPipeline {
     if (this.model.policy !== 'admit') return Promise.resolve(() => {});
     const timeoutMs =
       ctx.deadline === undefined ? undefined : Math.max(0, ctx.deadline - this.deps.clock.now());
-    return this.admissionOf(payload).acquire({ signal, priority: ctx.priority, timeoutMs });
+    return this.admissionOf(payload).acquire({
+      signal,
+      tenant: ctx.tenant,
+      priority: ctx.priority,
+      timeoutMs,
+    });
   }
 
   private admissionOf(payload: 'embed' | 'generate'): Admission {

@@ -59,6 +59,13 @@ export const admitSchema = z.strictObject({
   maxQueue: z.number().int().min(0).max(100_000).default(256),
   /** Longest a request may wait in the queue before it fails with 504. @default 30000 */
   queueTimeoutMs: z.number().int().min(1).max(600_000).default(30_000),
+  /**
+   * Slots one tenant may hold per target; its further requests wait while others are served.
+   * @default maxConcurrency (no cap beyond fair turns)
+   */
+  maxPerTenant: z.number().int().min(1).max(4096).optional(),
+  /** Fair-share weights by tenant id (2 is served twice as often as 1). @default 1 each */
+  tenantWeights: z.record(z.string().min(1), z.number().positive().max(1000)).default({}),
 });
 
 export const breakerSchema = z.strictObject({
@@ -451,7 +458,51 @@ export const gatewayConfigSchema = z
         });
       seen.add(m.id);
     });
+    checkLimitsFitModels(c, ctx);
   });
+
+/**
+ * A principal or tenant allowed more requests at once than a model can hold (slots plus queue)
+ * could fill that model alone: every other caller would get `queue_full`. Refused at start-up,
+ * naming both settings.
+ */
+const checkLimitsFitModels = (
+  c: {
+    models: ReadonlyArray<{ id: string; policy: string; admit: z.output<typeof admitSchema> }>;
+    limits: z.output<typeof limitsSchema>;
+  },
+  ctx: z.RefinementCtx,
+): void => {
+  if (!c.limits.enabled) return;
+  const specs: Array<[Array<string | number>, number]> = [
+    [['limits', 'principal', 'maxConcurrent'], c.limits.principal.maxConcurrent],
+    [['limits', 'tenant', 'maxConcurrent'], c.limits.tenant.maxConcurrent],
+    ...Object.entries(c.limits.byRole).map(
+      ([k, v]) =>
+        [['limits', 'byRole', k, 'maxConcurrent'], v!.maxConcurrent] as [string[], number],
+    ),
+    ...Object.entries(c.limits.byClient).map(
+      ([k, v]) =>
+        [['limits', 'byClient', k, 'maxConcurrent'], v.maxConcurrent] as [string[], number],
+    ),
+    ...Object.entries(c.limits.byTenant).map(
+      ([k, v]) =>
+        [['limits', 'byTenant', k, 'maxConcurrent'], v.maxConcurrent] as [string[], number],
+    ),
+  ];
+  c.models.forEach((m, i) => {
+    if (m.policy !== 'admit') return;
+    const capacity = m.admit.maxConcurrency + m.admit.maxQueue;
+    for (const [path, limit] of specs) {
+      if (limit <= capacity) continue;
+      ctx.addIssue({
+        code: 'custom',
+        message: `${path.join('.')} (${limit}) exceeds what model ${m.id} can hold (models.${i}.admit.maxConcurrency + maxQueue = ${capacity}): one caller could fill it; lower the limit or raise the model's admit settings`,
+        path,
+      });
+    }
+  });
+};
 
 export type GatewayConfigInput = z.input<typeof gatewayConfigSchema>;
 export type GatewayConfig = z.output<typeof gatewayConfigSchema>;

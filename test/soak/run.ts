@@ -61,8 +61,8 @@ const catalogue = {
     },
   ],
   limits: {
-    principal: { ratePerSecond: 1000, burst: 1000, maxConcurrent: 1000 },
-    tenant: { ratePerSecond: 1000, burst: 1000, maxConcurrent: 1000 },
+    principal: { ratePerSecond: 1000, burst: 1000, maxConcurrent: 500 },
+    tenant: { ratePerSecond: 1000, burst: 1000, maxConcurrent: 500 },
   },
 };
 

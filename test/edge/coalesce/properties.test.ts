@@ -87,6 +87,8 @@ const catalogue = (s: Settings): GatewayConfig => {
         },
       },
     ],
+    // The service is driven directly: per-caller request limits are not part of this path.
+    limits: { enabled: false },
   });
   // Below the schema's floor, so that hung calls end quickly in a test.
   return { ...config, models: config.models.map((m) => ({ ...m, timeoutMs: 30 })) };

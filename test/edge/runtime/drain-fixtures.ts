@@ -93,8 +93,8 @@ export const heldCatalogue = {
     },
   ],
   limits: {
-    principal: { ratePerSecond: 10_000, burst: 10_000, maxConcurrent: 10_000 },
-    tenant: { ratePerSecond: 10_000, burst: 10_000, maxConcurrent: 10_000 },
+    principal: { ratePerSecond: 10_000, burst: 10_000, maxConcurrent: 500 },
+    tenant: { ratePerSecond: 10_000, burst: 10_000, maxConcurrent: 500 },
   },
 };
 
