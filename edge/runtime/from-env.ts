@@ -6,7 +6,10 @@ import { SageMakerInvoker } from '../invoke/sagemaker.js';
 import { EmfMetrics } from '../metrics/emf.js';
 import { PromMetrics, teeMetrics } from '../metrics/metrics.js';
 import { ModelRegistry } from '../models/registry.js';
-import { createJsonLogger, type LogLevel } from '../types.js';
+import { quotaGateFromEnv } from '../quota/from-env.js';
+import type { BatchingUsageSink } from '../usage/sink.js';
+import { usageFromEnv } from '../usage/from-env.js';
+import { createJsonLogger, systemClock, type LogLevel } from '../types.js';
 import type { ServeOptions } from './serve.js';
 
 /**
@@ -18,7 +21,7 @@ import type { ServeOptions } from './serve.js';
  */
 export const gatewayFromEnv = (
   env: NodeJS.ProcessEnv = process.env,
-): GatewayApp & { prometheus: PromMetrics } => {
+): GatewayApp & { prometheus: PromMetrics; usage: BatchingUsageSink } => {
   const config = loadGatewayConfig({ env });
   const logger = createJsonLogger({ level: (env.LOG_LEVEL as LogLevel | undefined) ?? 'info' });
   const prometheus = new PromMetrics();
@@ -30,6 +33,10 @@ export const gatewayFromEnv = (
     ...(config.upstream.endpointUrl ? { endpointUrl: config.upstream.endpointUrl } : {}),
   });
   const registry = new ModelRegistry(config);
+  // Token quotas (DynamoDB, `SLUICE_QUOTA_TABLE`) when the catalogue turns them on; usage records
+  // and the audit trail always, to stdout and to `SLUICE_USAGE_STREAM` where set.
+  const quota = quotaGateFromEnv(env, config, { clock: systemClock, logger });
+  const { usage, audit } = usageFromEnv(env, { logger });
   const gateway = createApp({
     config,
     invoker,
@@ -41,8 +48,11 @@ export const gatewayFromEnv = (
     logger,
     metrics,
     prometheus,
+    ...(quota ? { quota } : {}),
+    usage,
+    audit,
   });
-  return { ...gateway, prometheus };
+  return { ...gateway, prometheus, usage };
 };
 
 /** The longest drain `SLUICE_DRAIN_MS` may ask for: 15 minutes, an LLM answer's worst case. */

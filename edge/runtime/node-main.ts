@@ -19,8 +19,8 @@ const logger = createJsonLogger({
 const start = async () => {
   try {
     const options = serveOptionsFromEnv(process.env);
-    const { app } = gatewayFromEnv(process.env);
-    return { options, server: await serveApp(app, options) };
+    const { app, usage } = gatewayFromEnv(process.env);
+    return { options, usage, server: await serveApp(app, options) };
   } catch (err) {
     // A configuration mistake reads better without a stack trace.
     if (!(err instanceof ConfigError)) throw err;
@@ -29,7 +29,7 @@ const start = async () => {
   }
 };
 
-const { options, server } = await start();
+const { options, usage, server } = await start();
 logger.info({ url: server.url, pid: process.pid, drainMs: options.drainMs }, 'listening');
 
 let stopping = false;
@@ -40,8 +40,12 @@ const stop = (signal: NodeJS.Signals) => {
   stopping = true;
   logger.info({ signal, drainMs: options.drainMs }, 'draining');
   server.close().then(
-    (report) => {
+    async (report) => {
       logger.info({ ...report }, 'drained');
+      // Usage records of the last requests leave before the process does.
+      await usage.flush().catch((err: unknown) => {
+        logger.error({ error: String(err) }, 'usage flush failed');
+      });
       process.exit(0);
     },
     (err: unknown) => {
