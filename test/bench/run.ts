@@ -7,6 +7,7 @@ import { openLoop, percentile, sequential, type LoadResult, type Target } from '
 import { profileSdk } from './sdk-profile.js';
 import { inProcessRun } from './in-process.js';
 import { benchLocalQuantization, printQuantizationRows } from './local-quantization.js';
+import { benchNeighbour, printNeighbourRows } from './neighbour.js';
 import {
   CLIENT_ID,
   ENDPOINTS,
@@ -243,6 +244,10 @@ for (const p of sdk)
 const quantization = await benchLocalQuantization();
 printQuantizationRows(quantization);
 
+// --- A noisy neighbour: a quiet tenant's latency beside a tenant saturating the model. ---
+const neighbour = await benchNeighbour();
+printNeighbourRows(neighbour);
+
 // --- Targets. ---
 const batched = rows.filter((r) => r.mode === 'batching on');
 const best = Math.max(...batched.map((r) => r.throughputPerS));
@@ -339,6 +344,7 @@ writeFileSync(
       directIdleP50Ms: directIdleP50,
       sdk,
       quantization,
+      neighbour,
       targets,
     },
     null,
