@@ -7,6 +7,7 @@ import { EmfMetrics } from '../metrics/emf.js';
 import { PromMetrics, teeMetrics } from '../metrics/metrics.js';
 import { ModelRegistry } from '../models/registry.js';
 import { quotaGateFromEnv } from '../quota/from-env.js';
+import { tracingFromEnv, type Tracing } from '../tracing/from-env.js';
 import type { BatchingUsageSink } from '../usage/sink.js';
 import { usageFromEnv } from '../usage/from-env.js';
 import { createJsonLogger, systemClock, type LogLevel } from '../types.js';
@@ -17,11 +18,17 @@ import type { ServeOptions } from './serve.js';
  * `SLUICE_CONFIG_JSON`), JWT authentication (`SLUICE_AUTH_*`, always on), traffic shifts through
  * Step Functions (`SLUICE_TRAFFIC_STATE_MACHINE_ARN`), SageMaker in
  * `AWS_REGION`, JSON logs (`LOG_LEVEL`), Prometheus metrics and, with `SLUICE_METRICS=emf`,
- * CloudWatch EMF as well. Fails at start-up with a message naming what is missing.
+ * CloudWatch EMF as well, and with `SLUICE_TRACING=otlp`, OpenTelemetry spans by OTLP (see
+ * `tracingFromEnv`). Fails at start-up with a message naming what is missing.
  */
 export const gatewayFromEnv = (
   env: NodeJS.ProcessEnv = process.env,
-): GatewayApp & { prometheus: PromMetrics; usage: BatchingUsageSink } => {
+): GatewayApp & {
+  prometheus: PromMetrics;
+  usage: BatchingUsageSink;
+  /** Present with `SLUICE_TRACING=otlp`; its `shutdown` exports the last spans. */
+  tracing: Tracing | undefined;
+} => {
   const config = loadGatewayConfig({ env });
   const logger = createJsonLogger({ level: (env.LOG_LEVEL as LogLevel | undefined) ?? 'info' });
   const prometheus = new PromMetrics();
@@ -37,6 +44,7 @@ export const gatewayFromEnv = (
   // and the audit trail always, to stdout and to `SLUICE_USAGE_STREAM` where set.
   const quota = quotaGateFromEnv(env, config, { clock: systemClock, logger });
   const { usage, audit } = usageFromEnv(env, { logger });
+  const tracing = tracingFromEnv(env);
   const gateway = createApp({
     config,
     invoker,
@@ -51,8 +59,9 @@ export const gatewayFromEnv = (
     ...(quota ? { quota } : {}),
     usage,
     audit,
+    ...(tracing ? { tracer: tracing.tracer } : {}),
   });
-  return { ...gateway, prometheus, usage };
+  return { ...gateway, prometheus, usage, tracing };
 };
 
 /** The longest drain `SLUICE_DRAIN_MS` may ask for: 15 minutes, an LLM answer's worst case. */
@@ -61,7 +70,9 @@ const MAX_DRAIN_MS = 900_000;
 /**
  * Where and how `npm run serve` listens: `HOST` (default `0.0.0.0`), `PORT` (default 8787, `0`
  * picks a free one) and `SLUICE_DRAIN_MS` (default 10000), how long a SIGTERM lets in-flight
- * requests run. Keep the platform's grace period (Kubernetes `terminationGracePeriodSeconds`,
+ * requests run; `SLUICE_HEADERS_TIMEOUT_MS` (66000), `SLUICE_REQUEST_TIMEOUT_MS` (300000) and
+ * `SLUICE_MAX_CONNECTIONS` (10000) bound what one client can hold when the gateway faces clients
+ * without a load balancer. Keep the platform's grace period (Kubernetes `terminationGracePeriodSeconds`,
  * `docker stop --time`, ECS `stopTimeout`) a few seconds above it.
  * @throws ConfigError naming the variable when a value is not a whole number in range
  */
@@ -71,6 +82,9 @@ export const serveOptionsFromEnv = (
   host: env.HOST || '0.0.0.0',
   port: wholeNumber(env, 'PORT', 8787, 65_535),
   drainMs: wholeNumber(env, 'SLUICE_DRAIN_MS', 10_000, MAX_DRAIN_MS),
+  headersTimeoutMs: wholeNumber(env, 'SLUICE_HEADERS_TIMEOUT_MS', 66_000, 600_000),
+  requestTimeoutMs: wholeNumber(env, 'SLUICE_REQUEST_TIMEOUT_MS', 300_000, 3_600_000),
+  maxConnections: wholeNumber(env, 'SLUICE_MAX_CONNECTIONS', 10_000, 1_000_000),
 });
 
 const wholeNumber = (env: NodeJS.ProcessEnv, name: string, fallback: number, max: number) => {

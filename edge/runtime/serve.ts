@@ -16,6 +16,19 @@ export interface ServeOptions {
    * @default 10000
    */
   drainMs?: number;
+  /**
+   * Longest a client may take to send a request's headers; a slow client is answered 408 and
+   * cut, so it cannot hold a socket open. Above the keep-alive timeout (65 s) by default, as load
+   * balancers expect; lower it when the gateway faces clients directly. @default 66000
+   */
+  headersTimeoutMs?: number;
+  /**
+   * Longest a client may take to send a whole request (headers and body). Only the request: a
+   * long streamed answer is not limited by it. @default 300000
+   */
+  requestTimeoutMs?: number;
+  /** Open connections at most; further ones are refused at once. @default 10000 */
+  maxConnections?: number;
 }
 
 /** What a drain did, for the shutdown log line. */
@@ -69,6 +82,14 @@ export const serveApp = async (
           fetch: (request, env) => drain.fetch(app, request, env),
           hostname: host,
           port: options.port,
+          // Node checks the header and request timeouts on this interval (30 s by default, which
+          // would let a slow client hold its socket that much longer than the timeout says).
+          serverOptions: {
+            connectionsCheckingInterval: Math.max(
+              100,
+              Math.min(5_000, (options.headersTimeoutMs ?? 66_000) / 2),
+            ),
+          },
         },
         (address) => resolve({ server: server as Server, address }),
       ) as Server;
@@ -77,7 +98,9 @@ export const serveApp = async (
   );
   // Keep-alive sockets outlive a request; a load balancer's are 60 s or more.
   server.keepAliveTimeout = 65_000;
-  server.headersTimeout = 66_000;
+  server.headersTimeout = options.headersTimeoutMs ?? 66_000;
+  server.requestTimeout = options.requestTimeoutMs ?? 300_000;
+  server.maxConnections = options.maxConnections ?? 10_000;
   // Before the adapter's own listener, so the drain sees every response from its start.
   server.prependListener('request', (_req: IncomingMessage, res: ServerResponse) =>
     drain.track(server, res),

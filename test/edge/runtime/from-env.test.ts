@@ -151,9 +151,25 @@ describe('gatewayFromEnv', () => {
 
 describe('serveOptionsFromEnv', () => {
   it('listens on 0.0.0.0:8787 and drains for 10 s unless told otherwise', () => {
-    expect(serveOptionsFromEnv({})).toEqual({ host: '0.0.0.0', port: 8787, drainMs: 10_000 });
+    const bounds = { headersTimeoutMs: 66_000, requestTimeoutMs: 300_000, maxConnections: 10_000 };
+    expect(serveOptionsFromEnv({})).toEqual({
+      host: '0.0.0.0',
+      port: 8787,
+      drainMs: 10_000,
+      ...bounds,
+    });
     expect(serveOptionsFromEnv({ HOST: '127.0.0.1', PORT: '0', SLUICE_DRAIN_MS: '25000' })).toEqual(
-      { host: '127.0.0.1', port: 0, drainMs: 25_000 },
+      { host: '127.0.0.1', port: 0, drainMs: 25_000, ...bounds },
+    );
+    expect(
+      serveOptionsFromEnv({
+        SLUICE_HEADERS_TIMEOUT_MS: '5000',
+        SLUICE_REQUEST_TIMEOUT_MS: '30000',
+        SLUICE_MAX_CONNECTIONS: '200',
+      }),
+    ).toMatchObject({ headersTimeoutMs: 5000, requestTimeoutMs: 30_000, maxConnections: 200 });
+    expect(() => serveOptionsFromEnv({ SLUICE_MAX_CONNECTIONS: 'lots' })).toThrow(
+      /SLUICE_MAX_CONNECTIONS/,
     );
   });
 

@@ -1,3 +1,5 @@
+import { Hono } from 'hono';
+import { connect, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../../../edge/app.js';
 import { SageMakerInvoker } from '../../../edge/invoke/sagemaker.js';
@@ -82,5 +84,49 @@ describe('client disconnects', () => {
     expect(new TextDecoder().decode(value)).toContain('data:');
     client.abort();
     await expect.poll(() => calls[before]!.aborted).toBe(true);
+  });
+});
+
+describe('serveApp facing clients directly', () => {
+  it('cuts a client that sends its headers too slowly, and refuses connections over the cap', async () => {
+    const app = new Hono();
+    app.get('/', (c) => c.text('ok'));
+    const server = await serveApp(app, {
+      port: 0,
+      headersTimeoutMs: 300,
+      requestTimeoutMs: 1000,
+      maxConnections: 2,
+      drainMs: 0,
+    });
+    const { port } = new URL(server.url);
+    const open = () =>
+      new Promise<Socket>((resolve) => {
+        const socket = connect(Number(port), '127.0.0.1', () => resolve(socket));
+      });
+    const closed = (socket: Socket) =>
+      new Promise<string>((resolve) => {
+        let data = '';
+        socket.on('data', (d) => (data += d));
+        socket.on('close', () => resolve(data));
+      });
+    try {
+      // A slowloris: half a request line, then nothing.
+      const slow = await open();
+      slow.write('GET / HTTP/1.1\r\nHost: x\r\n');
+      const started = performance.now();
+      const answer = await closed(slow);
+      expect(answer).toMatch(/^HTTP\/1.1 408/);
+      expect(performance.now() - started).toBeLessThan(5000);
+
+      const a = await open();
+      const b = await open();
+      const c = await open();
+      // The third connection is closed by the server without an answer.
+      expect(await closed(c)).toBe('');
+      a.destroy();
+      b.destroy();
+    } finally {
+      await server.close();
+    }
   });
 });
