@@ -521,7 +521,10 @@ export const sluiceConfigSchema = z
         message:
           `${m.gatewayConcurrency} is less than one request per gateway worker (${fleet.maxWorkers} = ` +
           `${fleet.maxEnvironments} environments × ${fleet.workersPerEnvironment} workers): raise it to ` +
-          `${fleet.maxWorkers}, or lower gateway.maxVCpu, gateway.maxEnvironments or gateway.workersPerEnvironment`,
+          `${fleet.maxWorkers}, or lower ` +
+          (c.gateway.runtime === 'fargate'
+            ? 'gateway.fargate.maxTasks'
+            : 'gateway.maxVCpu, gateway.maxEnvironments or gateway.workersPerEnvironment'),
       });
     });
   })

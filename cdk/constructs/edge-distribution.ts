@@ -2,6 +2,7 @@ import { Duration, Validations } from 'aws-cdk-lib';
 import * as acm from 'aws-cdk-lib/aws-certificatemanager';
 import * as cloudfront from 'aws-cdk-lib/aws-cloudfront';
 import * as origins from 'aws-cdk-lib/aws-cloudfront-origins';
+import type * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
@@ -9,9 +10,21 @@ import { Construct } from 'constructs';
 /** The header the viewer's bearer token travels in to the gateway (see the class comment). */
 export const FORWARDED_AUTH_HEADER = 'x-sluice-authorization';
 
+/** The gateway's internal ALB, reached as a CloudFront VPC origin over HTTPS. */
+export interface LoadBalancerOriginProps {
+  readonly loadBalancer: elbv2.IApplicationLoadBalancer;
+  /** The name the ALB's certificate covers; CloudFront checks the certificate against it. */
+  readonly domainName: string;
+}
+
 export interface EdgeDistributionProps {
-  /** The gateway's function URL (IAM auth) on the alias `live`. */
-  readonly functionUrl: lambda.IFunctionUrl;
+  /**
+   * The gateway's function URL (IAM auth) on the alias `live`. Give this (with `payloadHash`)
+   * or `loadBalancer`.
+   */
+  readonly functionUrl?: lambda.IFunctionUrl;
+  /** The gateway's ALB (the Fargate runtime): a VPC origin, HTTPS only, no OAC. */
+  readonly loadBalancer?: LoadBalancerOriginProps;
   readonly domainNames: readonly string[];
   /** ACM certificate in us-east-1 for `domainNames`. */
   readonly certificateArn: string;
@@ -23,9 +36,10 @@ export interface EdgeDistributionProps {
   readonly logBucket: s3.IBucket;
   /**
    * Version of the Lambda@Edge function that sets `x-amz-content-sha256` from the body
-   * ({@link EdgePayloadHash}); associated as origin-request with the body included.
+   * ({@link EdgePayloadHash}); associated as origin-request with the body included. Required
+   * with `functionUrl` (OAC signs the body), unused with `loadBalancer`.
    */
-  readonly payloadHash: lambda.IVersion;
+  readonly payloadHash?: lambda.IVersion;
   /**
    * How long CloudFront waits for the first byte (and between bytes) from the gateway. Above 60 s,
    * check the account's CloudFront "response timeout per origin" quota (see docs/deploy.md).
@@ -40,7 +54,8 @@ export interface EdgeDistributionProps {
 }
 
 /**
- * CloudFront on the custom domain in front of the gateway's function URL, with origin access
+ * CloudFront on the custom domain in front of the gateway: its internal ALB as a VPC origin
+ * (HTTPS, the Fargate runtime), or, as follows, its function URL with origin access
  * control (SigV4) so the URL answers CloudFront only, TLS 1.3 only by default, HTTP/2 and
  * HTTP/3, no caching anywhere (every `/v1/*` answer is per caller).
  *
@@ -62,6 +77,12 @@ export class EdgeDistribution extends Construct {
     super(scope, id);
     if (props.domainNames.length === 0)
       throw new Error('EdgeDistribution: at least one domain name');
+    if (!props.functionUrl === !props.loadBalancer) {
+      throw new Error('EdgeDistribution: give functionUrl or loadBalancer, not both');
+    }
+    if (props.functionUrl && !props.payloadHash) {
+      throw new Error('EdgeDistribution: a functionUrl origin needs payloadHash');
+    }
 
     const moveToken = new cloudfront.Function(this, 'ForwardBearer', {
       runtime: cloudfront.FunctionRuntime.JS_2_0,
@@ -86,10 +107,21 @@ export class EdgeDistribution extends Construct {
     if (responseCompletionTimeout.toSeconds() < readTimeout.toSeconds()) {
       throw new Error('EdgeDistribution: originResponseCompletionTimeout below originReadTimeout');
     }
-    const origin = origins.FunctionUrlOrigin.withOriginAccessControl(props.functionUrl, {
-      readTimeout,
-      responseCompletionTimeout,
-    });
+    // The ALB is internal: CloudFront reaches it through a VPC origin, over TLS 1.2, checking
+    // the ALB's certificate against domainName. No OAC and so no body hash.
+    const origin = props.loadBalancer
+      ? origins.VpcOrigin.withApplicationLoadBalancer(props.loadBalancer.loadBalancer, {
+          domainName: props.loadBalancer.domainName,
+          protocolPolicy: cloudfront.OriginProtocolPolicy.HTTPS_ONLY,
+          originSslProtocols: [cloudfront.OriginSslPolicy.TLS_V1_2],
+          httpsPort: 443,
+          readTimeout,
+          responseCompletionTimeout,
+        })
+      : origins.FunctionUrlOrigin.withOriginAccessControl(props.functionUrl!, {
+          readTimeout,
+          responseCompletionTimeout,
+        });
     const behavior: cloudfront.BehaviorOptions = {
       origin,
       viewerProtocolPolicy: cloudfront.ViewerProtocolPolicy.HTTPS_ONLY,
@@ -100,13 +132,17 @@ export class EdgeDistribution extends Construct {
       functionAssociations: [
         { function: moveToken, eventType: cloudfront.FunctionEventType.VIEWER_REQUEST },
       ],
-      edgeLambdas: [
-        {
-          functionVersion: props.payloadHash,
-          eventType: cloudfront.LambdaEdgeEventType.ORIGIN_REQUEST,
-          includeBody: true,
-        },
-      ],
+      ...(props.functionUrl
+        ? {
+            edgeLambdas: [
+              {
+                functionVersion: props.payloadHash!,
+                eventType: cloudfront.LambdaEdgeEventType.ORIGIN_REQUEST,
+                includeBody: true,
+              },
+            ],
+          }
+        : {}),
     };
 
     this.distribution = new cloudfront.Distribution(this, 'Distribution', {

@@ -71,6 +71,46 @@ export interface GatewayFunctionProps {
   readonly entry?: string;
 }
 
+/** What the gateway's role may reach, on exact ARNs (the Lambda function and the Fargate task). */
+export interface GatewayGrants {
+  readonly endpointArns: readonly string[];
+  readonly inferenceComponentArns?: readonly string[];
+  readonly trafficStateMachineArn?: string;
+}
+
+/**
+ * Grants the gateway's role invoke and describe on exactly its endpoints, describe on exactly its
+ * inference components, and starting exactly the traffic-shift state machine.
+ */
+export function grantGatewayAccess(role: iam.IRole, grants: GatewayGrants): void {
+  role.addToPrincipalPolicy(
+    new iam.PolicyStatement({
+      actions: [
+        'sagemaker:InvokeEndpoint',
+        'sagemaker:InvokeEndpointWithResponseStream',
+        'sagemaker:DescribeEndpoint',
+      ],
+      resources: [...grants.endpointArns],
+    }),
+  );
+  if (grants.inferenceComponentArns?.length) {
+    role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        actions: ['sagemaker:DescribeInferenceComponent'],
+        resources: [...grants.inferenceComponentArns],
+      }),
+    );
+  }
+  if (grants.trafficStateMachineArn) {
+    role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        actions: ['states:StartExecution'],
+        resources: [grants.trafficStateMachineArn],
+      }),
+    );
+  }
+}
+
 /**
  * The gateway on Lambda Managed Instances: a capacity provider (private subnets, CPU target
  * tracking) running the Hono app with many concurrent requests per environment, a published
@@ -117,32 +157,7 @@ export class GatewayFunction extends Construct {
       description: 'Sluice gateway: invoke the configured endpoints, start the traffic shifter',
     });
     logGroup.grantWrite(role);
-    role.addToPolicy(
-      new iam.PolicyStatement({
-        actions: [
-          'sagemaker:InvokeEndpoint',
-          'sagemaker:InvokeEndpointWithResponseStream',
-          'sagemaker:DescribeEndpoint',
-        ],
-        resources: [...props.endpointArns],
-      }),
-    );
-    if (props.inferenceComponentArns?.length) {
-      role.addToPolicy(
-        new iam.PolicyStatement({
-          actions: ['sagemaker:DescribeInferenceComponent'],
-          resources: [...props.inferenceComponentArns],
-        }),
-      );
-    }
-    if (props.trafficStateMachineArn) {
-      role.addToPolicy(
-        new iam.PolicyStatement({
-          actions: ['states:StartExecution'],
-          resources: [props.trafficStateMachineArn],
-        }),
-      );
-    }
+    grantGatewayAccess(role, props);
 
     this.function = new NodejsFunction(this, 'Function', {
       entry: props.entry ?? path.join(REPO_ROOT, 'functions/gateway/handler.ts'),

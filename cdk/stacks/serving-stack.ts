@@ -16,6 +16,7 @@ import { EdgePayloadHash } from '../constructs/edge-payload-hash.js';
 import { GatewayAlarms } from '../constructs/gateway-alarms.js';
 import { GatewayFunction } from '../constructs/gateway-function.js';
 import { GatewayNetwork } from '../constructs/gateway-network.js';
+import { GatewayService } from '../constructs/gateway-service.js';
 import type { Identity } from '../constructs/identity.js';
 import { InferenceComponent } from '../constructs/inference-component.js';
 import { InferenceEndpoint } from '../constructs/inference-endpoint.js';
@@ -40,8 +41,9 @@ export interface ServingStackProps extends StackProps {
 
 /**
  * The request path: GPU endpoints per model and shared endpoints with inference components, the
- * traffic shifter (for variant weights of single-model endpoints), the gateway on Managed
- * Instances with its canary deployment, CloudFront in front, and the alarms and dashboard.
+ * traffic shifter (for variant weights of single-model endpoints), the gateway (on Managed
+ * Instances with its canary deployment, or with `gateway.runtime` `fargate` an ECS Fargate service
+ * behind an internal ALB), CloudFront in front, and the alarms and dashboard.
  */
 export class ServingStack extends Stack {
   public readonly endpoints: InferenceEndpoint[];
@@ -49,9 +51,22 @@ export class ServingStack extends Stack {
   public readonly components: InferenceComponent[];
   /** Steps variant weights of single-model endpoints; absent when every model is a component. */
   public readonly shifter?: TrafficShifter;
-  public readonly gateway: GatewayFunction;
+  /** The gateway on ECS Fargate; present when `gateway.runtime` is `fargate`. */
+  public readonly gatewayService?: GatewayService;
   public readonly edge: EdgeDistribution;
-  public readonly payloadHash: EdgePayloadHash;
+  /** Lambda@Edge body hash for the function URL's OAC; absent on Fargate. */
+  public readonly payloadHash?: EdgePayloadHash;
+  private readonly gatewayFunction?: GatewayFunction;
+
+  /** The gateway on Lambda Managed Instances (`gateway.runtime` `lambda`, the default). */
+  get gateway(): GatewayFunction {
+    if (!this.gatewayFunction) {
+      throw new Error(
+        "ServingStack.gateway: gateway.runtime is 'fargate'; the gateway is gatewayService",
+      );
+    }
+    return this.gatewayFunction;
+  }
 
   constructor(scope: Construct, id: string, props: ServingStackProps) {
     super(scope, id, props);
@@ -126,23 +141,81 @@ export class ServingStack extends Stack {
       availabilityZones: this.gatewayZones(config),
     });
     const { identity } = props;
-    this.gateway = new GatewayFunction(this, 'Gateway', {
-      environment: {
-        SLUICE_CONFIG_JSON: JSON.stringify(gatewayCatalogue(config)),
-        SLUICE_AUTH_ISSUER: identity.issuer,
-        SLUICE_AUTH_JWKS_URL: identity.jwksUrl,
-        SLUICE_AUTH_CLIENT_IDS: `${identity.userClient.userPoolClientId},${identity.serviceClient.userPoolClientId}`,
-        ...(stateMachineArn ? { SLUICE_TRAFFIC_STATE_MACHINE_ARN: stateMachineArn } : {}),
-        SLUICE_METRICS: 'emf',
-        // OAC's SigV4 signature replaces Authorization; the bearer token travels in this header.
-        SLUICE_AUTH_TOKEN_HEADER: FORWARDED_AUTH_HEADER,
-      },
+    const environment = {
+      SLUICE_CONFIG_JSON: JSON.stringify(gatewayCatalogue(config)),
+      SLUICE_AUTH_ISSUER: identity.issuer,
+      SLUICE_AUTH_JWKS_URL: identity.jwksUrl,
+      SLUICE_AUTH_CLIENT_IDS: `${identity.userClient.userPoolClientId},${identity.serviceClient.userPoolClientId}`,
+      ...(stateMachineArn ? { SLUICE_TRAFFIC_STATE_MACHINE_ARN: stateMachineArn } : {}),
+      SLUICE_METRICS: 'emf',
+      // OAC's SigV4 signature replaces Authorization; the bearer token travels in this header.
+      // (The viewer function copies it on every origin, so the Fargate gateway reads it too.)
+      SLUICE_AUTH_TOKEN_HEADER: FORWARDED_AUTH_HEADER,
+    };
+    const grants = {
       endpointArns: [
         ...this.endpoints.map((e) => e.endpointArn),
         ...this.sharedEndpoints.map((e) => e.endpointArn),
       ],
       inferenceComponentArns: this.components.map((c) => c.componentArn),
       trafficStateMachineArn: stateMachineArn,
+    };
+    const edgeProps = {
+      domainNames: config.edge.domainNames,
+      certificateArn: config.edge.certificateArn,
+      tlsPolicy: config.edge.tlsPolicy,
+      webAclArn: props.webAclArn,
+      logBucket: props.edgeLogBucket,
+      originReadTimeout: Duration.seconds(config.edge.originReadTimeoutSeconds),
+      originResponseCompletionTimeout: Duration.seconds(
+        config.edge.originResponseCompletionSeconds,
+      ),
+    };
+
+    if (config.gateway.runtime === 'fargate') {
+      // The same environment and grants as the function; quotas and usage go in the environment
+      // up front, since a task definition's environment is fixed once the container exists.
+      const fargate = config.gateway.fargate;
+      const quotas = new QuotaTable(this, 'Quotas', { key: props.key });
+      const usage = new UsageStream(this, 'Usage', { key: props.key });
+      this.gatewayService = new GatewayService(this, 'GatewayService', {
+        environment: {
+          ...environment,
+          SLUICE_QUOTA_TABLE: quotas.table.tableName,
+          SLUICE_USAGE_STREAM: usage.deliveryStream.deliveryStreamName,
+        },
+        ...grants,
+        vpc: network.vpc,
+        securityGroup: network.securityGroup,
+        key: props.key,
+        // The schema requires these three with runtime 'fargate'.
+        originCertificateArn: fargate.originCertificateArn!,
+        cloudFrontPrefixListId: fargate.cloudFrontPrefixListId!,
+        drain: Duration.seconds(fargate.drainSeconds),
+        cpu: fargate.cpu,
+        memoryMiB: fargate.memoryMiB,
+        minTasks: fargate.minTasks,
+        maxTasks: fargate.maxTasks,
+        cpuTargetPercent: fargate.cpuTargetPercent,
+        requestsPerTaskPerMinute: fargate.requestsPerTaskPerMinute,
+        rollbackAlarms: gatewayAlarms.rollback,
+      });
+      quotas.grantGateway(this.gatewayService.taskRole);
+      usage.grantPut(this.gatewayService.taskRole);
+      this.edge = new EdgeDistribution(this, 'Edge', {
+        ...edgeProps,
+        loadBalancer: {
+          loadBalancer: this.gatewayService.loadBalancer,
+          domainName: fargate.originDomainName!,
+        },
+      });
+      this.dashboard(config, gatewayAlarms);
+      return;
+    }
+
+    const gateway = new GatewayFunction(this, 'Gateway', {
+      environment,
+      ...grants,
       vpcSubnets: network.privateSubnets,
       securityGroup: network.securityGroup,
       key: props.key,
@@ -156,33 +229,26 @@ export class ServingStack extends Stack {
       maxVCpu: config.gateway.maxVCpu,
       cpuTargetPercent: config.gateway.cpuTargetPercent,
     });
+    this.gatewayFunction = gateway;
 
     // Token quotas and usage records, shared by every gateway environment (docs/usage.md).
     const quotas = new QuotaTable(this, 'Quotas', { key: props.key });
-    quotas.grantGateway(this.gateway.function);
-    this.gateway.function.addEnvironment('SLUICE_QUOTA_TABLE', quotas.table.tableName);
+    quotas.grantGateway(gateway.function);
+    gateway.function.addEnvironment('SLUICE_QUOTA_TABLE', quotas.table.tableName);
     const usage = new UsageStream(this, 'Usage', { key: props.key });
-    usage.grantPut(this.gateway.function);
-    this.gateway.function.addEnvironment(
-      'SLUICE_USAGE_STREAM',
-      usage.deliveryStream.deliveryStreamName,
-    );
+    usage.grantPut(gateway.function);
+    gateway.function.addEnvironment('SLUICE_USAGE_STREAM', usage.deliveryStream.deliveryStreamName);
 
     this.payloadHash = new EdgePayloadHash(this, 'PayloadHash', { edgeStack: props.edgeStack });
     this.edge = new EdgeDistribution(this, 'Edge', {
+      ...edgeProps,
       payloadHash: this.payloadHash.function.currentVersion,
-      functionUrl: this.gateway.functionUrl,
-      domainNames: config.edge.domainNames,
-      certificateArn: config.edge.certificateArn,
-      tlsPolicy: config.edge.tlsPolicy,
-      webAclArn: props.webAclArn,
-      logBucket: props.edgeLogBucket,
-      originReadTimeout: Duration.seconds(config.edge.originReadTimeoutSeconds),
-      originResponseCompletionTimeout: Duration.seconds(
-        config.edge.originResponseCompletionSeconds,
-      ),
+      functionUrl: gateway.functionUrl,
     });
+    this.dashboard(config, gatewayAlarms);
+  }
 
+  private dashboard(config: SluiceConfig, gatewayAlarms: GatewayAlarms): void {
     new ObservabilityDashboard(this, 'Observability', {
       models: config.models,
       alarms: [
