@@ -24,6 +24,7 @@ import { ModelService } from './models/service.js';
 import { healthRoutes } from './routes/health.js';
 import { openAIRoutes } from './routes/openai.js';
 import type { QuotaGate } from './quota/gate.js';
+import type { GatewayTracer } from './tracing/tracer.js';
 import { Metering } from './usage/metering.js';
 import type { UsageSink } from './usage/sink.js';
 import { systemClock, silentLogger, type AppEnv, type Clock, type Logger } from './types.js';
@@ -61,6 +62,8 @@ export interface AppDeps {
   scheduler?: Scheduler;
   /** Jitter of retry backoffs. @default Math.random */
   random?: () => number;
+  /** OpenTelemetry spans per `/v1` request and upstream call (see `tracingFromEnv`). @default none */
+  tracer?: GatewayTracer;
 }
 
 export interface GatewayApp {
@@ -95,6 +98,7 @@ export const createApp = (deps: AppDeps): GatewayApp => {
     metrics,
     ...(deps.scheduler ? { scheduler: deps.scheduler } : {}),
     ...(deps.random ? { random: deps.random } : {}),
+    ...(deps.tracer ? { tracer: deps.tracer } : {}),
   });
   const app = new Hono<AppEnv>();
   const renderer =
@@ -128,6 +132,8 @@ export const createApp = (deps: AppDeps): GatewayApp => {
     );
   });
 
+  // Mounted only when tracing is on: off, a request pays nothing for it.
+  if (deps.tracer) app.use('/v1/*', deps.tracer.middleware());
   app.use('/v1/*', limitBody(deps.config.maxBodyBytes));
   // Admin bodies are a few weights or a state: no reason to read more.
   app.use('/admin/*', limitBody(ADMIN_MAX_BODY_BYTES));
@@ -152,7 +158,10 @@ export const createApp = (deps: AppDeps): GatewayApp => {
   });
 
   app.route('/', healthRoutes({ registry, health }));
-  app.route('/v1', openAIRoutes({ registry, service, clock, logger, metering }));
+  app.route(
+    '/v1',
+    openAIRoutes({ registry, service, clock, logger, metering, tracer: deps.tracer }),
+  );
 
   app.notFound((c) => {
     const error = new NotFoundError(`Unknown route ${c.req.method} ${c.req.path}.`, {

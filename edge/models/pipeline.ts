@@ -18,6 +18,7 @@ import { parseTeiResponse, toTeiRequest } from '../formats/tei.js';
 import { tgiCodec } from '../formats/tgi.js';
 import type { ModelInvoker } from '../invoke/invoker.js';
 import type { GatewayMetrics } from '../metrics/metrics.js';
+import type { GatewayTracer } from '../tracing/tracer.js';
 import type { Clock, Logger } from '../types.js';
 import { GenerationTimer } from './measures.js';
 import type { TargetRuntime } from './registry.js';
@@ -46,6 +47,8 @@ export interface PipelineDeps {
   scheduler: Scheduler;
   /** Jitter of retry backoffs. @default Math.random */
   random?: () => number;
+  /** A client span per upstream call, retries included. @default none */
+  tracer?: GatewayTracer;
 }
 
 /**
@@ -151,6 +154,7 @@ export class TargetPipeline {
     const codec = this.generationCodec();
     const timer = this.timer();
     const release = await this.acquire('generate', ctx, ctx.signal);
+    const span = this.deps.tracer?.upstreamStream(this.model, this.target);
     let outcome: unknown = new ClientClosedError();
     let events: AsyncIterator<unknown> | undefined;
     try {
@@ -179,6 +183,7 @@ export class TargetPipeline {
         if (!chunk) continue;
         const out = reasoning.apply(chunk);
         timer.chunk(out);
+        span?.chunk(out);
         yield out;
       }
       // A stream cut short by the caller leaving must never read as a complete answer.
@@ -205,6 +210,7 @@ export class TargetPipeline {
         // Closes the upstream call of a stream left mid-way (a no-op once it ended).
         await events.return?.().catch(() => undefined);
       }
+      span?.end(outcome);
       release();
     }
   }
@@ -229,9 +235,12 @@ export class TargetPipeline {
     window: UpstreamWindow,
     read: (answer: unknown) => T,
   ): Promise<T> {
-    return this.attempts.run(window, signal, async (timeoutMs) =>
-      read(await this.deps.invoker.invoke(this.invokeOptions(body, signal, timeoutMs))),
-    );
+    const call = () =>
+      this.attempts.run(window, signal, async (timeoutMs) =>
+        read(await this.deps.invoker.invoke(this.invokeOptions(body, signal, timeoutMs))),
+      );
+    const { tracer } = this.deps;
+    return tracer ? tracer.upstream(this.model, this.target, call) : call();
   }
 
   private invokeOptions(body: unknown, signal: AbortSignal, timeoutMs: number) {

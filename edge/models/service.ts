@@ -8,6 +8,7 @@ import type {
 } from '../formats/generation.js';
 import type { ModelInvoker } from '../invoke/invoker.js';
 import { realScheduler, type Scheduler } from '../coalesce/scheduler.js';
+import type { GatewayTracer } from '../tracing/tracer.js';
 import type { InferenceContext, TargetPipeline } from './pipeline.js';
 import { PipelinePool } from './pool.js';
 import type { ModelRegistry, ModelRuntime, TargetRuntime } from './registry.js';
@@ -24,6 +25,8 @@ export interface ModelServiceDeps {
   scheduler?: Scheduler;
   /** Jitter of retry backoffs. @default Math.random */
   random?: () => number;
+  /** A client span per upstream call. @default none */
+  tracer?: GatewayTracer;
 }
 
 /**
@@ -43,6 +46,7 @@ export class ModelService {
       logger: deps.logger,
       scheduler: deps.scheduler ?? realScheduler,
       ...(deps.random ? { random: deps.random } : {}),
+      ...(deps.tracer ? { tracer: deps.tracer } : {}),
     });
   }
 

@@ -12,6 +12,7 @@ import {
   completionSchema,
   embeddingSchema,
 } from '../formats/openai-schemas.js';
+import type { GatewayTracer } from '../tracing/tracer.js';
 import type { Metering } from '../usage/metering.js';
 import { chatRequest, completionRequest } from './generation-request.js';
 import { inferenceContext, streamCompletion, usageBody } from './sse.js';
@@ -23,6 +24,8 @@ export interface OpenAIRoutesDeps {
   logger: Logger;
   /** Token quotas and usage records around each generation. @default none */
   metering?: Metering;
+  /** Names the request span and records its gen_ai attributes. @default none */
+  tracer?: GatewayTracer | undefined;
 }
 
 /** The OpenAI-compatible API, mounted at `/v1`. */
@@ -47,6 +50,7 @@ export const openAIRoutes = (deps: OpenAIRoutesDeps): Hono<AppEnv> => {
       model: model.config.id,
       system_fingerprint: null,
     };
+    deps.tracer?.describe({ operation: 'chat', model: model.config, request, responseId: base.id });
 
     if (body.stream) {
       const includeUsage = body.stream_options?.include_usage === true;
@@ -69,6 +73,7 @@ export const openAIRoutes = (deps: OpenAIRoutesDeps): Hono<AppEnv> => {
     }
     const work = withAbort(c, (ctx) => service.generate(model, request, ctx));
     const result = await (meter ? meter.track(work) : work);
+    deps.tracer?.answered(result);
     return c.json({
       ...base,
       object: 'chat.completion',
@@ -94,6 +99,7 @@ export const openAIRoutes = (deps: OpenAIRoutesDeps): Hono<AppEnv> => {
       system_fingerprint: null,
     };
     const object = 'text_completion';
+    deps.tracer?.describe({ operation: object, model: model.config, request, responseId: base.id });
 
     if (body.stream) {
       const includeUsage = body.stream_options?.include_usage === true;
@@ -115,6 +121,7 @@ export const openAIRoutes = (deps: OpenAIRoutesDeps): Hono<AppEnv> => {
     }
     const work = withAbort(c, (ctx) => service.generate(model, request, ctx));
     const result = await (meter ? meter.track(work) : work);
+    deps.tracer?.answered(result);
     return c.json({
       ...base,
       object,
@@ -155,6 +162,7 @@ export const openAIRoutes = (deps: OpenAIRoutesDeps): Hono<AppEnv> => {
         { param: 'dimensions' },
       );
     }
+    deps.tracer?.describe({ operation: 'embeddings', model: model.config });
     const vectors = await withAbort(c, (ctx) => service.embed(model, inputs, ctx));
     const base64 = body.encoding_format === 'base64';
     return c.json({

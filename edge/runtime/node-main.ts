@@ -19,8 +19,8 @@ const logger = createJsonLogger({
 const start = async () => {
   try {
     const options = serveOptionsFromEnv(process.env);
-    const { app, usage } = gatewayFromEnv(process.env);
-    return { options, usage, server: await serveApp(app, options) };
+    const { app, usage, tracing } = gatewayFromEnv(process.env);
+    return { options, usage, tracing, server: await serveApp(app, options) };
   } catch (err) {
     // A configuration mistake reads better without a stack trace.
     if (!(err instanceof ConfigError)) throw err;
@@ -29,7 +29,7 @@ const start = async () => {
   }
 };
 
-const { options, usage, server } = await start();
+const { options, usage, tracing, server } = await start();
 logger.info({ url: server.url, pid: process.pid, drainMs: options.drainMs }, 'listening');
 
 let stopping = false;
@@ -45,6 +45,10 @@ const stop = (signal: NodeJS.Signals) => {
       // Usage records of the last requests leave before the process does.
       await usage.flush().catch((err: unknown) => {
         logger.error({ error: String(err) }, 'usage flush failed');
+      });
+      // So do the spans still buffered (SLUICE_TRACING=otlp).
+      await tracing?.shutdown().catch((err: unknown) => {
+        logger.error({ error: String(err) }, 'trace export failed');
       });
       process.exit(0);
     },
