@@ -133,6 +133,38 @@ describe('tracingFromEnv', () => {
   });
 });
 
+describe('tracingFromEnv sampling', () => {
+  it('exports nothing at SLUICE_TRACING_SAMPLE_RATIO=0 and still serves', async () => {
+    const sink = await collector();
+    const tracing = tracingFromEnv({
+      SLUICE_TRACING: 'otlp',
+      SLUICE_TRACING_SAMPLE_RATIO: '0',
+      OTEL_EXPORTER_OTLP_ENDPOINT: sink.url,
+    })!;
+    cleanup = async () => {
+      await tracing.shutdown();
+      await sink.close();
+    };
+    const { app } = createApp({
+      config: testConfig(),
+      invoker,
+      auth: { mode: 'disabled' },
+      tracer: tracing.tracer,
+    });
+    const res = await app.request('/v1/chat/completions', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'chat-model', messages: [{ role: 'user', content: 'hi' }] }),
+    });
+    expect(res.status).toBe(200);
+    expect(((await res.json()) as { usage: { prompt_tokens: number } }).usage.prompt_tokens).toBe(
+      5,
+    );
+    await tracing.shutdown();
+    expect(sink.received).toEqual([]);
+  });
+});
+
 /** The parts of OTLP/JSON this test reads. */
 interface OtlpTraces {
   resourceSpans: {
