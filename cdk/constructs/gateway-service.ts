@@ -1,4 +1,4 @@
-import { Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import { Duration, IgnoreMode, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
@@ -24,6 +24,25 @@ export const GATEWAY_CONTAINER_PORT = 8787;
  * so the server never closes a connection the ALB is about to reuse.
  */
 const ALB_IDLE_TIMEOUT = Duration.seconds(60);
+
+/**
+ * The repository's Dockerfile, with only what the image copies in its build context: the asset
+ * hash (and so a new image at deploy) changes with the gateway's code, not with docs or tests.
+ */
+const gatewayImage = (): ecs.ContainerImage =>
+  ecs.ContainerImage.fromAsset(REPO_ROOT, {
+    file: 'Dockerfile',
+    ignoreMode: IgnoreMode.DOCKER,
+    exclude: [
+      '*',
+      '!Dockerfile',
+      '!package.json',
+      '!package-lock.json',
+      '!tsconfig.json',
+      '!shared',
+      '!edge',
+    ],
+  });
 
 export interface GatewayServiceProps extends GatewayGrants {
   /** Environment of the gateway (`SLUICE_*`), as the Lambda function gets it. */
@@ -122,7 +141,7 @@ export class GatewayService extends Construct {
     });
     const healthz = `http://127.0.0.1:${GATEWAY_CONTAINER_PORT}/healthz`;
     taskDefinition.addContainer('Gateway', {
-      image: props.image ?? ecs.ContainerImage.fromAsset(REPO_ROOT, { file: 'Dockerfile' }),
+      image: props.image ?? gatewayImage(),
       essential: true,
       environment: {
         ...props.environment,
