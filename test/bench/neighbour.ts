@@ -1,9 +1,9 @@
 import { createApp } from '../../edge/app.js';
 import { SageMakerInvoker } from '../../edge/invoke/sagemaker.js';
 import { serveApp } from '../../edge/runtime/serve.js';
-import type { EndpointBackend } from '../../local/endpoint/backend.js';
 import { startLocalEndpoint } from '../../local/endpoint/server.js';
 import { parseGatewayConfig } from '../../shared/config/load.js';
+import { pacedEngine } from '../helpers/paced-engine.js';
 import { bearer, identityHarness } from '../edge/auth/harness.js';
 import { percentile } from './load.js';
 
@@ -25,29 +25,9 @@ export interface NeighbourRow {
 const TOKEN_MS = 25;
 const LONG = 40;
 const SHORT = 2;
-const encoder = new TextEncoder();
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-const engine: EndpointBackend = {
-  async invoke(input) {
-    const body = JSON.parse(new TextDecoder().decode(input.body)) as { max_tokens: number };
-    await sleep(body.max_tokens * TOKEN_MS);
-    const answer = {
-      choices: [{ index: 0, message: { content: 'ok' }, finish_reason: 'length' }],
-      usage: { prompt_tokens: 3, completion_tokens: body.max_tokens },
-    };
-    return { body: encoder.encode(JSON.stringify(answer)) };
-  },
-  async *invokeStream(input) {
-    const body = JSON.parse(new TextDecoder().decode(input.body)) as { max_tokens: number };
-    for (let i = 0; i < body.max_tokens; i++) {
-      await sleep(TOKEN_MS);
-      const finish = i === body.max_tokens - 1 ? 'length' : null;
-      const chunk = { choices: [{ index: 0, delta: { content: 'w ' }, finish_reason: finish }] };
-      yield encoder.encode(`data: ${JSON.stringify(chunk)}\n\n`);
-    }
-  },
-};
+const engine = pacedEngine(TOKEN_MS);
 
 export async function benchNeighbour(samples = 20): Promise<NeighbourRow[]> {
   const h = await identityHarness();

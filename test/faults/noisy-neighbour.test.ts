@@ -2,9 +2,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../../edge/app.js';
 import { SageMakerInvoker } from '../../edge/invoke/sagemaker.js';
 import { serveApp, type RunningServer } from '../../edge/runtime/serve.js';
-import type { EndpointBackend } from '../../local/endpoint/backend.js';
 import { startLocalEndpoint, type LocalEndpoint } from '../../local/endpoint/server.js';
 import { parseGatewayConfig } from '../../shared/config/load.js';
+import { pacedEngine } from '../helpers/paced-engine.js';
 import { bearer, identityHarness, type IdentityHarness } from '../edge/auth/harness.js';
 
 /**
@@ -16,34 +16,10 @@ const TOKEN_MS = 25;
 const LONG = 40; // about 1 s per long generation
 const SHORT = 2;
 
-const encoder = new TextEncoder();
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** An engine that spends TOKEN_MS per output token, streamed or not. */
-const engine: EndpointBackend = {
-  async invoke(input) {
-    const body = JSON.parse(new TextDecoder().decode(input.body)) as { max_tokens: number };
-    await sleep(body.max_tokens * TOKEN_MS);
-    return {
-      body: encoder.encode(
-        JSON.stringify({
-          choices: [{ index: 0, message: { content: 'ok' }, finish_reason: 'length' }],
-          usage: { prompt_tokens: 3, completion_tokens: body.max_tokens },
-        }),
-      ),
-    };
-  },
-  async *invokeStream(input) {
-    const body = JSON.parse(new TextDecoder().decode(input.body)) as { max_tokens: number };
-    for (let i = 0; i < body.max_tokens; i++) {
-      await sleep(TOKEN_MS);
-      const finish = i === body.max_tokens - 1 ? 'length' : null;
-      const chunk = { choices: [{ index: 0, delta: { content: 'w ' }, finish_reason: finish }] };
-      yield encoder.encode(`data: ${JSON.stringify(chunk)}\n\n`);
-    }
-    yield encoder.encode('data: [DONE]\n\n');
-  },
-};
+const engine = pacedEngine(TOKEN_MS);
 
 let h: IdentityHarness;
 let endpoint: LocalEndpoint;
